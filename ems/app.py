@@ -1,0 +1,150 @@
+"""Wiring of one ems process: store, recorder, central system, the ASGI app and its listeners.
+
+:class:`Ems` owns the parts and their start/stop order; :func:`create_app` builds the one ASGI
+app (OCPP WebSocket, REST API, pages); :class:`EmsServer` serves it on the plain port and, when
+configured, on the TLS port, both from the same process and event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from ems.config import Settings
+from ems.csms import CentralSystem, Clock, utc_now
+from ems.store import Recorder, Store
+
+log = logging.getLogger(__name__)
+
+
+class Ems:
+    """The parts of a running ems, started and stopped in order."""
+
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.store = Store(settings.database.url)
+        self.recorder = Recorder(
+            self.store,
+            batch_size=settings.database.batch_size,
+            flush_interval_s=settings.database.flush_interval_s,
+        )
+        self.csms = CentralSystem(settings, self.store, self.recorder, clock)
+        self.bootstrap_token: str | None = None
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.migrate)
+        self.recorder.start()
+        await self.csms.start()
+        token = self.settings.api.bootstrap_admin_token
+        if token and not await asyncio.to_thread(self.store.verify_api_token, token):
+            await asyncio.to_thread(self.store.create_api_token, "bootstrap", "admin", token)
+            self.bootstrap_token = token
+
+    async def stop(self) -> None:
+        """Close every connection, then write everything still queued (nothing is lost)."""
+        await self.csms.stop()
+        await asyncio.to_thread(self.recorder.stop)
+        self.store.dispose()
+
+
+def create_app(ems: Ems) -> FastAPI:
+    """The ASGI app: ``/ocpp/{id}`` WebSocket, ``/api/v1`` REST, OpenAPI at ``/openapi.json``."""
+    from ems.api import install_api
+    from ems.ocpp.server import ocpp_endpoint
+
+    app = FastAPI(
+        title="ems",
+        summary="OCPP 1.6J / 2.0.1 central system with smart charging",
+        version="0.1.0",
+        openapi_url="/openapi.json",
+    )
+    app.state.ems = ems
+    app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
+    install_api(app)
+    return app
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+class EmsServer:
+    """Runs :class:`Ems` behind uvicorn on the configured ports (port 0 picks a free one)."""
+
+    def __init__(self, ems: Ems) -> None:
+        self.ems = ems
+        self.app = create_app(ems)
+        self.port: int | None = None
+        self.tls_port: int | None = None
+        self._servers: list[tuple[uvicorn.Server, socket.socket]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _config(self, **ssl_options: Any) -> uvicorn.Config:
+        from ems.ocpp.server import TlsAwareWebSocketProtocol
+
+        server = self.ems.settings.server
+        return uvicorn.Config(
+            self.app,
+            lifespan="off",
+            ws=TlsAwareWebSocketProtocol,
+            http="httptools",
+            ws_ping_interval=server.ws_ping_interval_s,
+            ws_ping_timeout=server.ws_ping_interval_s,
+            ws_max_size=server.ws_max_message_bytes,
+            ws_per_message_deflate=False,
+            log_config=None,
+            access_log=False,
+            backlog=4096,
+            timeout_graceful_shutdown=5,
+            **ssl_options,
+        )
+
+    async def start(self) -> None:
+        settings = self.ems.settings.server
+        await self.ems.start()
+        plain = _bind(settings.host, settings.port)
+        self.port = plain.getsockname()[1]
+        self._servers.append((uvicorn.Server(self._config()), plain))
+        if settings.tls_port is not None:
+            tls = _bind(settings.host, settings.tls_port)
+            self.tls_port = tls.getsockname()[1]
+            options: dict[str, Any] = {
+                "ssl_certfile": str(settings.tls_cert_file),
+                "ssl_keyfile": str(settings.tls_key_file),
+            }
+            if settings.tls_ca_file is not None:
+                options |= {"ssl_ca_certs": str(settings.tls_ca_file), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+            self._servers.append((uvicorn.Server(self._config(**options)), tls))
+        for server, sock in self._servers:
+            server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
+            self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
+        while not all(server.started for server, _ in self._servers):
+            if any(task.done() for task in self._tasks):
+                for task in self._tasks:
+                    if task.done():
+                        task.result()
+                raise RuntimeError("a listener stopped during start-up")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        await self.ems.csms.stop()
+        for server, _ in self._servers:
+            server.should_exit = True
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.ems.stop()
+
+    async def serve_forever(self) -> None:
+        """Run until a listener stops (Ctrl-C / SIGTERM is handled by uvicorn)."""
+        await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -1,0 +1,132 @@
+"""The ``ems`` command. Wiring happens here; each sub-command is a small function."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from ems.config import ConfigError, Settings, load_settings
+from ems.logs import setup_logging
+
+log = logging.getLogger("ems")
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
+async def _serve(settings: Settings) -> None:
+    from ems.app import Ems, EmsServer
+
+    server = EmsServer(Ems(settings))
+    await server.start()
+    base = f"http://{settings.server.host}:{server.port}"
+    print(f"ems is running: OCPP at ws://{settings.server.host}:{server.port}/ocpp/<charge point id>")
+    if server.tls_port is not None:
+        print(f"               and wss://{settings.server.host}:{server.tls_port}/ocpp/<charge point id>")
+    print(f"REST API: {base}/api/v1  (OpenAPI: {base}/openapi.json, docs: {base}/docs)")
+    print(f"dashboard: {base}/", flush=True)
+    if server.ems.bootstrap_token:
+        print(f"admin API token (from api.bootstrap_admin_token): {server.ems.bootstrap_token}")
+    try:
+        await server.serve_forever()
+    finally:
+        await server.stop()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    _run(_serve(settings))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from ems.store import Store
+
+    store = Store(settings.database.url)
+    store.migrate()
+    print(f"database schema is up to date: {store.url}")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
+    print(settings.model_dump_json(indent=2, exclude={"charge_points": {"__all__": {"password"}}}))
+    return 0
+
+
+def cmd_api_token(args: argparse.Namespace, settings: Settings) -> int:
+    from ems.store import Store
+
+    store = Store(settings.database.url)
+    store.migrate()
+    if args.action == "create":
+        token = store.create_api_token(args.name, args.role)
+        print(token)
+    elif args.action == "list":
+        for row in store.list_api_tokens():
+            revoked = f" revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else ""
+            print(f"{row.id}\t{row.role}\t{row.name}\t{row.created_at:%Y-%m-%d %H:%M}{revoked}")
+    elif not store.revoke_api_token(args.id):
+        print(f"no API token with id {args.id}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ems", description=__doc__)
+    parser.add_argument("--config", type=Path, help="TOML configuration file (or EMS_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the central system (OCPP, REST API, pages)")
+    serve.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    serve.add_argument("--host", help="override server.host")
+    serve.add_argument("--port", type=int, help="override server.port")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    migrate.set_defaults(func=cmd_migrate)
+
+    check = sub.add_parser("check-config", help="validate the configuration and print it")
+    check.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    check.set_defaults(func=cmd_check_config)
+
+    token = sub.add_parser("api-token", help="manage REST API tokens")
+    token.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    actions = token.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a token and print it (shown once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", choices=["admin", "readonly"], default="readonly")
+    actions.add_parser("list", help="list tokens (never their values)")
+    revoke = actions.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id", type=int)
+    token.set_defaults(func=cmd_api_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides: dict[str, Any] = {}
+    try:
+        settings = load_settings(args.config)
+        if getattr(args, "host", None) or getattr(args, "port", None) is not None:
+            server = settings.server.model_dump()
+            server["host"] = args.host or server["host"]
+            server["port"] = args.port if args.port is not None else server["port"]
+            overrides["server"] = server
+            settings = load_settings(args.config, **overrides)
+    except ConfigError as error:
+        print(f"ems: {error}", file=sys.stderr)
+        return 2
+    setup_logging(settings.logging.level, settings.logging.json_format)
+    result: int = args.func(args, settings)
+    return result

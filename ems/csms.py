@@ -1,0 +1,593 @@
+"""The central system: live state of every charge point and transaction, fed by OCPP edges.
+
+The edges (``ems.ocpp.v16``, ``ems.ocpp.v201``) translate each message into a call on
+:class:`CentralSystem`, which updates its state, queues the writes on the recorder and publishes a
+domain event. It holds no OCPP types. Writes are batched by :class:`ems.store.Recorder`, so a call
+here never waits on the database except for the rare reads noted on each method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from ems.commands import ChargePointCommands, VariableRef
+from ems.config import Settings
+from ems.domain import (
+    Authorization,
+    AuthorizationStatus,
+    BootInfo,
+    ChargePointOffline,
+    IdToken,
+    MeterSample,
+    OcppVersion,
+    Registration,
+    StatusReport,
+    Transaction,
+)
+from ems.events import (
+    ChargePointBooted,
+    ChargePointConnected,
+    ChargePointDisconnected,
+    ChargingNeedsReported,
+    Event,
+    MeterValuesReceived,
+    StatusChanged,
+    TransactionEnded,
+    TransactionStarted,
+)
+from ems.passwords import hash_password
+from ems.store import ChargePointRow, IdTokenRow, Recorder, SettingRow, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+# Finished transactions stay in memory this long (by count) so that repeated stop messages are
+# recognised without a database read.
+RECENTLY_ENDED = 10_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Session(ChargePointCommands, Protocol):
+    """A live connection to a charge point, as the central system sees it."""
+
+    async def close(self, reason: str) -> None: ...
+
+
+@dataclass(slots=True)
+class ChargePointState:
+    """What ems knows of one charge point, live."""
+
+    id: str
+    registration: Registration
+    security_profile: int
+    password_hash: str | None = None
+    version: OcppVersion | None = None
+    boot: BootInfo | None = None
+    last_seen_at: datetime | None = None
+    connectors: dict[tuple[int, int], StatusReport] = field(default_factory=dict)
+
+    def row(self) -> ChargePointRow:
+        boot = self.boot
+        return ChargePointRow(
+            id=self.id,
+            registration=self.registration.value,
+            security_profile=self.security_profile,
+            password_hash=self.password_hash,
+            ocpp_version=self.version.value if self.version else None,
+            vendor=boot.vendor if boot else None,
+            model=boot.model if boot else None,
+            serial_number=boot.serial_number if boot else None,
+            firmware_version=boot.firmware_version if boot else None,
+            iccid=boot.iccid if boot else None,
+            imsi=boot.imsi if boot else None,
+            meter_type=boot.meter_type if boot else None,
+            meter_serial_number=boot.meter_serial_number if boot else None,
+            boot_reason=boot.reason if boot else None,
+            last_boot_at=None,
+            last_seen_at=self.last_seen_at,
+            created_at=None,
+        )
+
+
+def energy_wh(sample: MeterSample) -> float:
+    """The sample's value in Wh (registers are reported in Wh or kWh)."""
+    return sample.value * 1000.0 if sample.unit == "kWh" else sample.value
+
+
+def _is_total_register(sample: MeterSample) -> bool:
+    return (
+        sample.measurand == ENERGY_REGISTER
+        and sample.phase is None
+        and sample.location in (None, "Outlet")
+    )
+
+
+class CentralSystem:
+    """Live state of the site's charge points; the one place OCPP edges report to."""
+
+    def __init__(
+        self, settings: Settings, store: Store, recorder: Recorder, clock: Clock = utc_now
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.recorder = recorder
+        self.clock = clock
+        self.charge_points: dict[str, ChargePointState] = {}
+        self.sessions: dict[str, Session] = {}
+        self._open: dict[str, Transaction] = {}
+        self._by_wire_id: dict[tuple[str, str], Transaction] = {}
+        self._seen_seq_nos: dict[str, set[int]] = {}
+        self._recently_ended: OrderedDict[str, Transaction] = OrderedDict()
+        self._register_times: dict[str, tuple[datetime, datetime]] = {}
+        self._next_numeric_tx_id = 1
+        self._listeners: list[Callable[[Event], None]] = []
+        self._verified_passwords: dict[str, str] = {}
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load charge points, connector states and open transactions; apply configured ones."""
+        await asyncio.to_thread(self._load)
+
+    def _load(self) -> None:
+        for row in self.store.load_charge_points():
+            self.charge_points[row.id] = ChargePointState(
+                id=row.id,
+                registration=Registration(row.registration),
+                security_profile=row.security_profile,
+                password_hash=row.password_hash,
+                version=OcppVersion(row.ocpp_version) if row.ocpp_version else None,
+                boot=BootInfo(vendor=row.vendor, model=row.model or "")
+                if row.vendor is not None
+                else None,
+                last_seen_at=row.last_seen_at,
+            )
+        for charge_point_id, report in self.store.load_connectors():
+            state = self.charge_points.get(charge_point_id)
+            if state is not None:
+                state.connectors[(report.evse_id, report.connector_id)] = report
+        for tx in self.store.load_open_transactions():
+            self._track(tx)
+        self._next_numeric_tx_id = self.store.max_numeric_transaction_id() + 1
+        for cp in self.settings.charge_points:
+            self.register_charge_point(
+                cp.id, cp.security_profile, cp.password, cp.registration, keep_password=True
+            )
+        for token in self.settings.id_tokens:
+            self.store.upsert_id_token(
+                IdTokenRow(
+                    id_token=token.id,
+                    type=token.type,
+                    status=token.status,
+                    expires_at=None,
+                    group_id=None,
+                    created_at=self.clock(),
+                )
+            )
+        log.info(
+            "loaded %d charge points, %d open transactions",
+            len(self.charge_points),
+            len(self._open),
+        )
+
+    async def stop(self) -> None:
+        for session in list(self.sessions.values()):
+            await session.close("ems is shutting down")
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``listener`` with every event from now on; returns the unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _publish(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener %r failed on %r", listener, event)
+
+    # ---- registration and connections --------------------------------------------------------
+
+    def register_charge_point(
+        self,
+        charge_point_id: str,
+        security_profile: int,
+        password: str | None,
+        registration: Registration,
+        *,
+        keep_password: bool = False,
+    ) -> ChargePointState:
+        """Create or update a charge point's registration (synchronous database write)."""
+        state = self.charge_points.get(charge_point_id)
+        if state is None:
+            state = ChargePointState(charge_point_id, registration, security_profile)
+            self.charge_points[charge_point_id] = state
+        state.registration = registration
+        state.security_profile = security_profile
+        if password is not None:
+            unchanged = keep_password and state.password_hash and self._password_matches(
+                state.password_hash, password
+            )
+            if not unchanged:
+                state.password_hash = hash_password(password)
+                self._verified_passwords.pop(charge_point_id, None)
+        self.store.upsert_charge_point(state.row())
+        return state
+
+    def remove_charge_point(self, charge_point_id: str) -> bool:
+        self.charge_points.pop(charge_point_id, None)
+        return self.store.delete_charge_point(charge_point_id)
+
+    def _password_matches(self, password_hash: str, password: str) -> bool:
+        from ems.passwords import verify_password
+
+        return verify_password(password_hash, password)
+
+    async def check_password(self, charge_point_id: str, password: str) -> bool:
+        """Verify Basic-auth credentials; the hash runs off the event loop, once per password."""
+        state = self.charge_points.get(charge_point_id)
+        if state is None or state.password_hash is None:
+            return False
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        if self._verified_passwords.get(charge_point_id) == digest:
+            return True
+        ok = await asyncio.to_thread(self._password_matches, state.password_hash, password)
+        if ok:
+            self._verified_passwords[charge_point_id] = digest
+        return ok
+
+    def auto_register(self, charge_point_id: str) -> ChargePointState:
+        """A charge point unknown so far, admitted because auto-registration is on."""
+        return self.register_charge_point(
+            charge_point_id, 0, None, self.settings.ocpp.auto_register_status
+        )
+
+    async def connect(self, charge_point_id: str, version: OcppVersion, session: Session) -> None:
+        """Make ``session`` the charge point's connection, closing any older one."""
+        old = self.sessions.get(charge_point_id)
+        self.sessions[charge_point_id] = session
+        state = self.charge_points[charge_point_id]
+        state.version = version
+        self.seen(charge_point_id)
+        if old is not None and old is not session:
+            log.info("%s reconnected; closing its previous connection", charge_point_id)
+            await old.close("replaced by a new connection")
+        self._publish(ChargePointConnected(charge_point_id, version))
+
+    def disconnect(self, charge_point_id: str, session: Session) -> None:
+        if self.sessions.get(charge_point_id) is session:
+            del self.sessions[charge_point_id]
+            self._publish(ChargePointDisconnected(charge_point_id))
+
+    def commands(self, charge_point_id: str) -> ChargePointCommands:
+        """The command interface of a connected charge point."""
+        session = self.sessions.get(charge_point_id)
+        if session is None:
+            raise ChargePointOffline(f"charge point {charge_point_id!r} is not connected")
+        return session
+
+    def seen(self, charge_point_id: str) -> None:
+        now = self.clock()
+        state = self.charge_points.get(charge_point_id)
+        if state is not None:
+            state.last_seen_at = now
+        self.recorder.seen(charge_point_id, now)
+
+    # ---- messages from charge points ---------------------------------------------------------
+
+    def boot(self, charge_point_id: str, info: BootInfo) -> Registration:
+        """Record a BootNotification; the answer is the charge point's registration state."""
+        state = self.charge_points[charge_point_id]
+        state.boot = info
+        version = state.version.value if state.version else ""
+        self.recorder.charge_point_boot(charge_point_id, version, info, self.clock())
+        self._publish(ChargePointBooted(charge_point_id, info))
+        return state.registration
+
+    def registration(self, charge_point_id: str) -> Registration:
+        return self.charge_points[charge_point_id].registration
+
+    def status(self, charge_point_id: str, report: StatusReport) -> None:
+        """Record a status; an older report arriving late goes to history only."""
+        state = self.charge_points[charge_point_id]
+        key = (report.evse_id, report.connector_id)
+        latest = state.connectors.get(key)
+        current = latest is None or report.timestamp >= latest.timestamp
+        if current:
+            state.connectors[key] = report
+        self.recorder.status(charge_point_id, report, current=current)
+        if current:
+            self._publish(StatusChanged(charge_point_id, report))
+
+    async def authorize(self, charge_point_id: str, token: IdToken) -> Authorization:
+        """The status of an id token (a database read, off the event loop)."""
+        row = await asyncio.to_thread(self.store.get_id_token, token.id)
+        if row is None:
+            accept = self.settings.ocpp.accept_unknown_id_tokens
+            status = AuthorizationStatus.ACCEPTED if accept else AuthorizationStatus.INVALID
+            return Authorization(status)
+        status = AuthorizationStatus(row.status)
+        if status is AuthorizationStatus.ACCEPTED and row.expires_at and row.expires_at <= self.clock():
+            status = AuthorizationStatus.EXPIRED
+        return Authorization(status, expires_at=row.expires_at, group_id=row.group_id)
+
+    async def start_transaction(
+        self,
+        charge_point_id: str,
+        evse_id: int,
+        connector_id: int,
+        token: IdToken,
+        meter_start_wh: float,
+        timestamp: datetime,
+    ) -> tuple[Transaction, Authorization]:
+        """A 1.6 StartTransaction: ems assigns the transaction id.
+
+        A repeated request for the same start (the charge point did not get our answer) gets the
+        same transaction back, so a retry never opens a second session.
+        """
+        for tx in self._open_on(charge_point_id, evse_id):
+            if tx.started_at == timestamp and tx.meter_start_wh == meter_start_wh:
+                return tx, await self.authorize(charge_point_id, token)
+        authorization = await self.authorize(charge_point_id, token)
+        if authorization.status is AuthorizationStatus.ACCEPTED and self._token_busy_elsewhere(
+            charge_point_id, evse_id, token
+        ):
+            authorization = replace(authorization, status=AuthorizationStatus.CONCURRENT_TX)
+        for stale in self._open_on(charge_point_id, evse_id):
+            log.warning("%s: transaction %s left open by a new start", charge_point_id, stale.transaction_id)
+            self._end(stale, timestamp, None, "Other")
+        transaction_id = str(self._next_numeric_tx_id)
+        self._next_numeric_tx_id += 1
+        tx = Transaction(
+            id=uuid.uuid4().hex,
+            charge_point_id=charge_point_id,
+            transaction_id=transaction_id,
+            evse_id=evse_id,
+            connector_id=connector_id,
+            started_at=timestamp,
+            id_token=token,
+            meter_start_wh=meter_start_wh,
+        )
+        self._track(tx)
+        self.recorder.transaction(tx)
+        self._publish(TransactionStarted(tx))
+        return tx, authorization
+
+    async def stop_transaction(
+        self,
+        charge_point_id: str,
+        transaction_id: str,
+        meter_stop_wh: float,
+        timestamp: datetime,
+        reason: str | None,
+        token: IdToken | None,
+        samples: Sequence[MeterSample],
+    ) -> Authorization | None:
+        """A 1.6 StopTransaction; a repeated or unknown one is answered without changing anything."""
+        authorization = await self.authorize(charge_point_id, token) if token else None
+        tx = self._by_wire_id.get((charge_point_id, transaction_id))
+        if tx is None:
+            tx = await asyncio.to_thread(self.store.find_transaction, charge_point_id, transaction_id)
+            if tx is None:
+                log.warning("%s: stop of unknown transaction %s", charge_point_id, transaction_id)
+                return authorization
+        if not tx.active:
+            return authorization
+        if samples:
+            self._add_samples(tx, tx.evse_id, tx.connector_id, samples)
+        self._end(tx, timestamp, meter_stop_wh, reason or "Local")
+        return authorization
+
+    async def transaction_event(
+        self,
+        charge_point_id: str,
+        *,
+        event_type: str,
+        transaction_id: str,
+        seq_no: int,
+        timestamp: datetime,
+        evse_id: int | None,
+        connector_id: int | None,
+        token: IdToken | None,
+        samples: Sequence[MeterSample],
+        offline: bool,
+        stopped_reason: str | None,
+    ) -> Authorization | None:
+        """A 2.0.1 TransactionEvent (Started, Updated or Ended), in any order, possibly repeated.
+
+        A transaction is created by whichever of its events arrives first; a repeated seqNo adds
+        nothing; an Ended for a finished transaction changes nothing.
+        """
+        authorization = await self.authorize(charge_point_id, token) if token else None
+        key = (charge_point_id, transaction_id)
+        tx = self._by_wire_id.get(key)
+        if tx is None:
+            tx = await asyncio.to_thread(self.store.find_transaction, charge_point_id, transaction_id)
+            if tx is not None and tx.active:
+                self._track(tx)
+        created = tx is None
+        if tx is None:
+            tx = Transaction(
+                id=uuid.uuid4().hex,
+                charge_point_id=charge_point_id,
+                transaction_id=transaction_id,
+                evse_id=evse_id or 0,
+                connector_id=connector_id or 1,
+                started_at=timestamp,
+                id_token=token,
+                offline=offline,
+            )
+            self._track(tx)
+        seen = self._seen_seq_nos.setdefault(tx.id, set())
+        if seq_no in seen:
+            return authorization
+        seen.add(seq_no)
+        if evse_id and not tx.evse_id:
+            tx.evse_id, tx.connector_id = evse_id, connector_id or tx.connector_id
+        if token is not None and tx.id_token is None:
+            tx.id_token = token
+        tx.offline = tx.offline or offline
+        tx.last_seq_no = max(tx.last_seq_no, seq_no)
+        if event_type == "Started" or timestamp < tx.started_at:
+            tx.started_at = min(tx.started_at, timestamp)
+        for sample in samples:
+            if sample.context == "Transaction.Begin" and _is_total_register(sample):
+                tx.meter_start_wh = energy_wh(sample)
+        if samples:
+            self._add_samples(tx, tx.evse_id, tx.connector_id, samples)
+        if created:
+            self._publish(TransactionStarted(tx))
+        if event_type == "Ended" and tx.active:
+            stop = next(
+                (energy_wh(s) for s in samples if s.context == "Transaction.End" and _is_total_register(s)),
+                None,
+            )
+            self._end(tx, timestamp, stop, stopped_reason or "Local")
+        elif tx.active or not samples:
+            self.recorder.transaction(tx)
+        return authorization
+
+    def meter_values(
+        self,
+        charge_point_id: str,
+        evse_id: int,
+        connector_id: int,
+        transaction_id: str | None,
+        samples: Sequence[MeterSample],
+    ) -> None:
+        """Samples outside a TransactionEvent; tied to the named or the running transaction."""
+        tx = None
+        if transaction_id is not None:
+            tx = self._by_wire_id.get((charge_point_id, transaction_id))
+        elif evse_id:
+            tx = next(iter(self._open_on(charge_point_id, evse_id)), None)
+            if tx is not None and samples and samples[0].timestamp < tx.started_at:
+                tx = None
+        if tx is not None:
+            self._add_samples(tx, evse_id, connector_id, samples)
+            self.recorder.transaction(tx)
+        else:
+            self.recorder.samples(charge_point_id, evse_id, connector_id, None, samples)
+            self._publish(MeterValuesReceived(charge_point_id, evse_id, connector_id, None, samples))
+
+    def charging_needs(self, event: ChargingNeedsReported) -> None:
+        self.recorder.event(
+            event.charge_point_id,
+            "ev_charging_needs",
+            self.clock(),
+            {
+                "evse_id": event.evse_id,
+                "departure_time": event.departure_time.isoformat() if event.departure_time else None,
+                "energy_amount_wh": event.energy_amount_wh,
+                "max_current_a": event.max_current_a,
+                "max_power_w": event.max_power_w,
+                "energy_transfer_mode": event.energy_transfer_mode,
+            },
+        )
+        self._publish(event)
+
+    def record_settings(
+        self, charge_point_id: str, values: Iterable[tuple[VariableRef, str | None, bool | None]]
+    ) -> None:
+        """Configuration keys (1.6) or device-model variables (2.0.1) as the charger reported them."""
+        now = self.clock()
+        rows = [
+            SettingRow(
+                charge_point_id=charge_point_id,
+                component=ref.component,
+                variable=ref.variable,
+                instance=ref.instance or "",
+                attribute_type=ref.attribute_type,
+                value=value,
+                readonly=readonly,
+                updated_at=now,
+            )
+            for ref, value, readonly in values
+        ]
+        self.recorder.settings(charge_point_id, rows)
+
+    def report(self, charge_point_id: str, kind: str, payload: dict[str, object]) -> None:
+        """A notification kept for audit: firmware/diagnostics/log status, security events ..."""
+        self.recorder.event(charge_point_id, kind, self.clock(), payload)
+
+    # ---- queries -----------------------------------------------------------------------------
+
+    def open_transactions(self, charge_point_id: str | None = None) -> list[Transaction]:
+        return [
+            tx
+            for tx in self._open.values()
+            if charge_point_id is None or tx.charge_point_id == charge_point_id
+        ]
+
+    def transaction(self, charge_point_id: str, transaction_id: str) -> Transaction | None:
+        return self._by_wire_id.get((charge_point_id, transaction_id))
+
+    # ---- internals ---------------------------------------------------------------------------
+
+    def _track(self, tx: Transaction) -> None:
+        self._by_wire_id[(tx.charge_point_id, tx.transaction_id)] = tx
+        if tx.active:
+            self._open[tx.id] = tx
+
+    def _open_on(self, charge_point_id: str, evse_id: int) -> Iterable[Transaction]:
+        return [
+            tx
+            for tx in self._open.values()
+            if tx.charge_point_id == charge_point_id and tx.evse_id == evse_id
+        ]
+
+    def _token_busy_elsewhere(self, charge_point_id: str, evse_id: int, token: IdToken) -> bool:
+        return any(
+            tx.id_token is not None
+            and tx.id_token.id == token.id
+            and (tx.charge_point_id, tx.evse_id) != (charge_point_id, evse_id)
+            for tx in self._open.values()
+        )
+
+    def _add_samples(
+        self, tx: Transaction, evse_id: int, connector_id: int, samples: Sequence[MeterSample]
+    ) -> None:
+        first_at, last_at = self._register_times.get(tx.id, (None, None))
+        for sample in samples:
+            if not _is_total_register(sample):
+                continue
+            wh = energy_wh(sample)
+            if first_at is None or sample.timestamp < first_at:
+                first_at, tx.first_energy_register_wh = sample.timestamp, wh
+            if last_at is None or sample.timestamp >= last_at:
+                last_at, tx.last_energy_register_wh = sample.timestamp, wh
+        if first_at is not None and last_at is not None:
+            self._register_times[tx.id] = (first_at, last_at)
+        self.recorder.samples(tx.charge_point_id, evse_id, connector_id, tx.id, samples)
+        self._publish(MeterValuesReceived(tx.charge_point_id, evse_id, connector_id, tx.id, samples))
+
+    def _end(
+        self, tx: Transaction, timestamp: datetime, meter_stop_wh: float | None, reason: str
+    ) -> None:
+        tx.stopped_at = timestamp
+        tx.stop_reason = reason
+        if meter_stop_wh is not None:
+            tx.meter_stop_wh = meter_stop_wh
+        self._open.pop(tx.id, None)
+        self._register_times.pop(tx.id, None)
+        self._recently_ended[tx.id] = tx
+        while len(self._recently_ended) > RECENTLY_ENDED:
+            _, old = self._recently_ended.popitem(last=False)
+            self._by_wire_id.pop((old.charge_point_id, old.transaction_id), None)
+            self._seen_seq_nos.pop(old.id, None)
+        self.recorder.transaction(tx)
+        self._publish(TransactionEnded(tx))
