@@ -125,7 +125,10 @@ class EmsServer:
                 "ssl_keyfile": str(settings.tls_key_file),
             }
             if settings.tls_ca_file is not None:
-                options |= {"ssl_ca_certs": str(settings.tls_ca_file), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+                options |= {
+                    "ssl_ca_certs": str(settings.tls_ca_file),
+                    "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+                }
             self._servers.append((uvicorn.Server(self._config(**options)), tls))
         for server, sock in self._servers:
             server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Coroutine
@@ -31,9 +32,10 @@ async def _serve(settings: Settings) -> None:
     server = EmsServer(Ems(settings))
     await server.start()
     base = f"http://{settings.server.host}:{server.port}"
-    print(f"ems is running: OCPP at ws://{settings.server.host}:{server.port}/ocpp/<charge point id>")
+    host = settings.server.host
+    print(f"ems is running: OCPP at ws://{host}:{server.port}/ocpp/<charge point id>")
     if server.tls_port is not None:
-        print(f"               and wss://{settings.server.host}:{server.tls_port}/ocpp/<charge point id>")
+        print(f"               and wss://{host}:{server.tls_port}/ocpp/<charge point id>")
     print(f"REST API: {base}/api/v1  (OpenAPI: {base}/openapi.json, docs: {base}/docs)")
     print(f"dashboard: {base}/", flush=True)
     if server.ems.bootstrap_token:
@@ -44,8 +46,22 @@ async def _serve(settings: Settings) -> None:
         await server.stop()
 
 
+def _raise_open_files_limit() -> None:
+    """Every charge point holds a socket: allow as many open files as the system permits."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    _run(_serve(settings))
+    _raise_open_files_limit()
+    # uvicorn re-raises the Ctrl-C it handled, after ems has stopped cleanly
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(_serve(settings))
     return 0
 
 

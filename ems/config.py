@@ -1,4 +1,4 @@
-"""Settings of a running ems: one TOML file plus ``EMS_*`` environment variables, validated at start.
+"""Settings of a running ems: a TOML file plus ``EMS_*`` environment variables, checked at start.
 
 Precedence, highest first: environment variables, the TOML file, defaults. Nested keys are
 reached with a double underscore (``EMS_SERVER__PORT=9100``); ``EMS_DATABASE_URL`` sets
@@ -155,7 +155,11 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
     """
     source = str(path or os.environ.get("EMS_CONFIG") or "defaults")
     data: dict[str, Any] = {}
-    file = Path(path or os.environ.get("EMS_CONFIG", "")) if (path or "EMS_CONFIG" in os.environ) else None
+    file = (
+        Path(path or os.environ.get("EMS_CONFIG", ""))
+        if (path or "EMS_CONFIG" in os.environ)
+        else None
+    )
     if file is not None:
         try:
             data = tomllib.loads(file.read_text())

@@ -219,8 +219,10 @@ class CentralSystem:
         state.registration = registration
         state.security_profile = security_profile
         if password is not None:
-            unchanged = keep_password and state.password_hash and self._password_matches(
-                state.password_hash, password
+            unchanged = (
+                keep_password
+                and state.password_hash
+                and self._password_matches(state.password_hash, password)
             )
             if not unchanged:
                 state.password_hash = hash_password(password)
@@ -250,11 +252,12 @@ class CentralSystem:
             self._verified_passwords[charge_point_id] = digest
         return ok
 
-    def auto_register(self, charge_point_id: str) -> ChargePointState:
+    async def auto_register(self, charge_point_id: str) -> ChargePointState:
         """A charge point unknown so far, admitted because auto-registration is on."""
-        return self.register_charge_point(
-            charge_point_id, 0, None, self.settings.ocpp.auto_register_status
-        )
+        state = ChargePointState(charge_point_id, self.settings.ocpp.auto_register_status, 0)
+        self.charge_points[charge_point_id] = state
+        await asyncio.to_thread(self.store.upsert_charge_point, state.row())
+        return state
 
     async def connect(self, charge_point_id: str, version: OcppVersion, session: Session) -> None:
         """Make ``session`` the charge point's connection, closing any older one."""
@@ -321,7 +324,11 @@ class CentralSystem:
             status = AuthorizationStatus.ACCEPTED if accept else AuthorizationStatus.INVALID
             return Authorization(status)
         status = AuthorizationStatus(row.status)
-        if status is AuthorizationStatus.ACCEPTED and row.expires_at and row.expires_at <= self.clock():
+        if (
+            status is AuthorizationStatus.ACCEPTED
+            and row.expires_at
+            and row.expires_at <= self.clock()
+        ):
             status = AuthorizationStatus.EXPIRED
         return Authorization(status, expires_at=row.expires_at, group_id=row.group_id)
 
@@ -348,7 +355,9 @@ class CentralSystem:
         ):
             authorization = replace(authorization, status=AuthorizationStatus.CONCURRENT_TX)
         for stale in self._open_on(charge_point_id, evse_id):
-            log.warning("%s: transaction %s left open by a new start", charge_point_id, stale.transaction_id)
+            log.warning(
+                "%s: transaction %s left open by a new start", charge_point_id, stale.transaction_id
+            )
             self._end(stale, timestamp, None, "Other")
         transaction_id = str(self._next_numeric_tx_id)
         self._next_numeric_tx_id += 1
@@ -377,11 +386,13 @@ class CentralSystem:
         token: IdToken | None,
         samples: Sequence[MeterSample],
     ) -> Authorization | None:
-        """A 1.6 StopTransaction; a repeated or unknown one is answered without changing anything."""
+        """A 1.6 StopTransaction; a repeated or unknown one is answered and changes nothing."""
         authorization = await self.authorize(charge_point_id, token) if token else None
         tx = self._by_wire_id.get((charge_point_id, transaction_id))
         if tx is None:
-            tx = await asyncio.to_thread(self.store.find_transaction, charge_point_id, transaction_id)
+            tx = await asyncio.to_thread(
+                self.store.find_transaction, charge_point_id, transaction_id
+            )
             if tx is None:
                 log.warning("%s: stop of unknown transaction %s", charge_point_id, transaction_id)
                 return authorization
@@ -416,7 +427,9 @@ class CentralSystem:
         key = (charge_point_id, transaction_id)
         tx = self._by_wire_id.get(key)
         if tx is None:
-            tx = await asyncio.to_thread(self.store.find_transaction, charge_point_id, transaction_id)
+            tx = await asyncio.to_thread(
+                self.store.find_transaction, charge_point_id, transaction_id
+            )
             if tx is not None and tx.active:
                 self._track(tx)
         created = tx is None
@@ -453,7 +466,11 @@ class CentralSystem:
             self._publish(TransactionStarted(tx))
         if event_type == "Ended" and tx.active:
             stop = next(
-                (energy_wh(s) for s in samples if s.context == "Transaction.End" and _is_total_register(s)),
+                (
+                    energy_wh(s)
+                    for s in samples
+                    if s.context == "Transaction.End" and _is_total_register(s)
+                ),
                 None,
             )
             self._end(tx, timestamp, stop, stopped_reason or "Local")
@@ -482,7 +499,9 @@ class CentralSystem:
             self.recorder.transaction(tx)
         else:
             self.recorder.samples(charge_point_id, evse_id, connector_id, None, samples)
-            self._publish(MeterValuesReceived(charge_point_id, evse_id, connector_id, None, samples))
+            self._publish(
+                MeterValuesReceived(charge_point_id, evse_id, connector_id, None, samples)
+            )
 
     def charging_needs(self, event: ChargingNeedsReported) -> None:
         self.recorder.event(
@@ -491,7 +510,9 @@ class CentralSystem:
             self.clock(),
             {
                 "evse_id": event.evse_id,
-                "departure_time": event.departure_time.isoformat() if event.departure_time else None,
+                "departure_time": event.departure_time.isoformat()
+                if event.departure_time
+                else None,
                 "energy_amount_wh": event.energy_amount_wh,
                 "max_current_a": event.max_current_a,
                 "max_power_w": event.max_power_w,
@@ -503,7 +524,7 @@ class CentralSystem:
     def record_settings(
         self, charge_point_id: str, values: Iterable[tuple[VariableRef, str | None, bool | None]]
     ) -> None:
-        """Configuration keys (1.6) or device-model variables (2.0.1) as the charger reported them."""
+        """Configuration keys (1.6) or device-model variables (2.0.1) as reported."""
         now = self.clock()
         rows = [
             SettingRow(
@@ -573,7 +594,9 @@ class CentralSystem:
         if first_at is not None and last_at is not None:
             self._register_times[tx.id] = (first_at, last_at)
         self.recorder.samples(tx.charge_point_id, evse_id, connector_id, tx.id, samples)
-        self._publish(MeterValuesReceived(tx.charge_point_id, evse_id, connector_id, tx.id, samples))
+        self._publish(
+            MeterValuesReceived(tx.charge_point_id, evse_id, connector_id, tx.id, samples)
+        )
 
     def _end(
         self, tx: Transaction, timestamp: datetime, meter_stop_wh: float | None, reason: str

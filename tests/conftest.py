@@ -17,7 +17,7 @@ READER_TOKEN = "test-reader-token-0123456789abcdef"
 
 
 def make_settings(database_url: str, **sections: Any) -> Settings:
-    """Settings for a test server on 127.0.0.1 and a free port; ``sections`` override TOML tables."""
+    """Settings for a test server on 127.0.0.1, a free port; ``sections`` override tables."""
     data: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": 0, "ws_ping_interval_s": None},
         "database": {"url": database_url, "flush_interval_s": 0.01},

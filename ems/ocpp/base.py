@@ -79,4 +79,3 @@ class CsmsSession(RpcSession):
             raise
         self.csms.recorder.profile(self.id, evse_id, profile, sent_at, result.status, None)
         return result
-

@@ -60,7 +60,8 @@ def validator(version: OcppVersion, action: str, response: bool) -> Validator | 
     schema.pop("$id", None)
     if version is OcppVersion.V16:
         schema = _strip_multiple_of(schema)
-    return fastjsonschema.compile(schema)  # type: ignore[no-any-return]
+    # use_default=False: validation must not add schema defaults to the frames it checks
+    return fastjsonschema.compile(schema, use_default=False)
 
 
 def _error_for(version: OcppVersion, rule: str | None, message: str) -> OCPPError:

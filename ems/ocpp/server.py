@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -115,7 +116,7 @@ async def admit(csms: CentralSystem, charge_point_id: str, websocket: WebSocket)
     if state is None:
         if not csms.settings.ocpp.auto_register:
             return Denial(404, f"unknown charge point {charge_point_id!r}")
-        state = csms.auto_register(charge_point_id)
+        state = await csms.auto_register(charge_point_id)
     secure = websocket.scope.get("scheme") == "wss"
     profile = state.security_profile
     if profile >= 2 and not secure:
@@ -161,10 +162,8 @@ async def ocpp_endpoint(websocket: WebSocket) -> None:
         return
 
     async def close(code: int, reason: str) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # already closed
             await websocket.close(code, reason)
-        except RuntimeError:
-            pass  # already closed
 
     session = SESSIONS[version](csms, charge_point_id, websocket.send_text, close)
     await websocket.accept(subprotocol=version.value)

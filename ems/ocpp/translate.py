@@ -39,7 +39,9 @@ def parse_time(text: str) -> datetime:
 
 def format_time(value: datetime) -> str:
     """UTC with a Z suffix and millisecond precision, as chargers expect."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    )
 
 
 def default_unit(measurand: str) -> str | None:

@@ -7,7 +7,6 @@ point). Commands arrive version-neutral (``ems.commands``) and leave as 1.6 mess
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 from ocpp.routing import on
@@ -15,21 +14,18 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from ems.commands import LocalListEntry, TriggerableMessage, VariableRef
-from ems.csms import CentralSystem
 from ems.domain import (
     Authorization,
     BootInfo,
     ChargingProfile,
     ChargingProfilePurpose,
     ChargingRateUnit,
-    CommandError,
     CommandNotSupported,
     CommandResult,
     ConnectorStatus,
     IdToken,
     MeterSample,
     OcppVersion,
-    Registration,
     ResetKind,
     StatusReport,
 )
@@ -85,7 +81,10 @@ def profile_16(profile: ChargingProfile) -> dict[str, Any]:
         if period.number_phases is not None:
             item["numberPhases"] = period.number_phases
         periods.append(item)
-    body: dict[str, Any] = {"chargingRateUnit": schedule.unit.value, "chargingSchedulePeriod": periods}
+    body: dict[str, Any] = {
+        "chargingRateUnit": schedule.unit.value,
+        "chargingSchedulePeriod": periods,
+    }
     if schedule.duration_s is not None:
         body["duration"] = schedule.duration_s
     if schedule.start_schedule is not None:
@@ -227,9 +226,7 @@ class V16Session(CsmsSession):
         return call_result.FirmwareStatusNotification()
 
     @on(Action.diagnostics_status_notification)
-    async def on_diagnostics_status(
-        self, status: str
-    ) -> call_result.DiagnosticsStatusNotification:
+    async def on_diagnostics_status(self, status: str) -> call_result.DiagnosticsStatusNotification:
         self.csms.report(self.id, "diagnostics_status", {"status": status})
         return call_result.DiagnosticsStatusNotification()
 
@@ -326,7 +323,9 @@ class V16Session(CsmsSession):
     async def set_variables(self, values: Sequence[tuple[VariableRef, str]]) -> CommandResult:
         results = []
         for ref, value in values:
-            answer = await self.request("ChangeConfiguration", {"key": ref.variable, "value": value})
+            answer = await self.request(
+                "ChangeConfiguration", {"key": ref.variable, "value": value}
+            )
             results.append({"key": ref.variable, "status": answer.status})
             if answer.status in ("Accepted", "RebootRequired"):
                 self.csms.record_settings(self.id, [(ref, value, None)])
@@ -373,4 +372,3 @@ class V16Session(CsmsSession):
         if data is not None:
             payload["data"] = data
         return await self.request("DataTransfer", payload)
-

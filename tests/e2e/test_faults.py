@@ -47,9 +47,21 @@ BOOT16 = '[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel"
         ('[2,"m3","Heartbeat",[]]', "m3", "FormationViolation"),
         ('[2,"m4","FlyToTheMoon",{}]', "m4", "NotImplemented"),
         ('[2,"m5","Reset",{"type":"Hard"}]', "m5", "NotSupported"),
-        ('[2,"m6","StatusNotification",{"connectorId":"one","errorCode":"NoError","status":"Available"}]', "m6", "TypeConstraintViolation"),
-        ('[2,"m7","StatusNotification",{"errorCode":"NoError","status":"Available"}]', "m7", "ProtocolError"),
-        ('[2,"m8","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Sleeping"}]', "m8", "PropertyConstraintViolation"),
+        (
+            '[2,"m6","StatusNotification",{"connectorId":"one","errorCode":"NoError","status":"Available"}]',
+            "m6",
+            "TypeConstraintViolation",
+        ),
+        (
+            '[2,"m7","StatusNotification",{"errorCode":"NoError","status":"Available"}]',
+            "m7",
+            "ProtocolError",
+        ),
+        (
+            '[2,"m8","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Sleeping"}]',
+            "m8",
+            "PropertyConstraintViolation",
+        ),
         ('[2,"m9","Heartbeat",{"surprise":1}]', "m9", "FormationViolation"),
         ('[2,"m10","Authorize",{"idTag":"' + "X" * 21 + '"}]', "m10", "TypeConstraintViolation"),
     ],
@@ -73,25 +85,33 @@ async def test_malformed_16_frames_get_the_spec_callerror_and_the_connection_sta
         ("{{{", "-1", "RpcFrameworkError"),
         ('[9,"n1","Heartbeat",{}]', "n1", "MessageTypeNotSupported"),
         ('[2,"n2","Heartbeat",{"extra":true}]', "n2", "FormatViolation"),
-        ('[2,"n3","StatusNotification",{"timestamp":"2026-01-01T00:00:00Z","connectorStatus":"Available","evseId":1}]', "n3", "OccurrenceConstraintViolation"),
+        (
+            '[2,"n3","StatusNotification",{"timestamp":"2026-01-01T00:00:00Z","connectorStatus":"Available","evseId":1}]',
+            "n3",
+            "OccurrenceConstraintViolation",
+        ),
         ('[2,"n4","NoSuchThing",{}]', "n4", "NotImplemented"),
     ],
 )
 async def test_malformed_201_frames_get_the_spec_callerror(
     sqlite_url: str, frame: str, unique_id: str, code: str
 ) -> None:
-    async with running(settings_for(sqlite_url)) as server:
-        async with websockets.connect(ws_url(server.port, "C201"), subprotocols=["ocpp2.0.1"]) as ws:  # type: ignore[list-item]
-            answer = await raw_exchange(ws, frame)
-            assert answer[:3] == [4, unique_id, code]
-            assert (await raw_exchange(ws, '[2,"ok","Heartbeat",{}]'))[:2] == [3, "ok"]
+    async with running(settings_for(sqlite_url)) as server, websockets.connect(
+        ws_url(server.port, "C201"), subprotocols=["ocpp2.0.1"]
+    ) as ws:  # type: ignore[list-item]
+        answer = await raw_exchange(ws, frame)
+        assert answer[:3] == [4, unique_id, code]
+        assert (await raw_exchange(ws, '[2,"ok","Heartbeat",{}]'))[:2] == [3, "ok"]
 
 
 async def test_a_faulty_charge_point_does_not_disturb_another(sqlite_url: str) -> None:
     async with running(settings_for(sqlite_url)) as server:
-        async with websockets.connect(ws_url(server.port, "A"), subprotocols=["ocpp1.6"]) as bad, connected(  # type: ignore[list-item]
-            V16ChargePoint, server.port, "B", subprotocol="ocpp1.6"
-        ) as good:
+        async with (
+            websockets.connect(ws_url(server.port, "A"), subprotocols=["ocpp1.6"]) as bad,
+            connected(  # type: ignore[list-item]
+                V16ChargePoint, server.port, "B", subprotocol="ocpp1.6"
+            ) as good,
+        ):
             await good.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
 
             async def garbage() -> None:
@@ -108,18 +128,25 @@ async def test_a_faulty_charge_point_does_not_disturb_another(sqlite_url: str) -
 
 
 async def test_duplicate_stop_transaction_is_idempotent(sqlite_url: str) -> None:
-    async with running(settings_for(sqlite_url)) as server, connected(
-        V16ChargePoint, server.port, "A", subprotocol="ocpp1.6"
-    ) as cp:
+    async with (
+        running(settings_for(sqlite_url)) as server,
+        connected(V16ChargePoint, server.port, "A", subprotocol="ocpp1.6") as cp,
+    ):
         await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
-        start = await cp.call(call.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0)))
-        again = await cp.call(call.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0)))
+        start = await cp.call(
+            call.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0))
+        )
+        again = await cp.call(
+            call.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0))
+        )
         assert again.transaction_id == start.transaction_id
         stop = call.StopTransaction(
             meter_stop=4000,
             timestamp=iso(T0 + timedelta(hours=1)),
             transaction_id=start.transaction_id,
-            transaction_data=[{"timestamp": iso(T0 + timedelta(minutes=59)), "sampledValue": [{"value": "3990"}]}],
+            transaction_data=[
+                {"timestamp": iso(T0 + timedelta(minutes=59)), "sampledValue": [{"value": "3990"}]}
+            ],
         )
         await cp.call(stop)
         await cp.call(stop)
@@ -129,20 +156,59 @@ async def test_duplicate_stop_transaction_is_idempotent(sqlite_url: str) -> None
         assert len(server.ems.store.samples_of(txs[0].id)) == 1
 
 
-async def test_messages_queued_offline_are_accepted_and_ordered_by_timestamp(sqlite_url: str) -> None:
-    async with running(settings_for(sqlite_url)) as server, connected(
-        V16ChargePoint, server.port, "A", subprotocol="ocpp1.6"
-    ) as cp:
+async def test_messages_queued_offline_are_accepted_and_ordered_by_timestamp(
+    sqlite_url: str,
+) -> None:
+    async with (
+        running(settings_for(sqlite_url)) as server,
+        connected(V16ChargePoint, server.port, "A", subprotocol="ocpp1.6") as cp,
+    ):
         await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
-        await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Available", timestamp=iso(T0 + timedelta(hours=5))))
+        await cp.call(
+            call.StatusNotification(
+                connector_id=1,
+                error_code="NoError",
+                status="Available",
+                timestamp=iso(T0 + timedelta(hours=5)),
+            )
+        )
         # Sent after coming back online, but these happened hours earlier.
-        await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Charging", timestamp=iso(T0 + timedelta(hours=2))))
-        start = await cp.call(call.StartTransaction(connector_id=1, id_tag="T", meter_start=100, timestamp=iso(T0 + timedelta(hours=1))))
-        await cp.call(call.MeterValues(connector_id=1, transaction_id=start.transaction_id, meter_value=[
-            {"timestamp": iso(T0 + timedelta(hours=3)), "sampledValue": [{"value": "2100"}]},
-            {"timestamp": iso(T0 + timedelta(hours=2)), "sampledValue": [{"value": "1100"}]},
-        ]))
-        await cp.call(call.StopTransaction(meter_stop=2600, timestamp=iso(T0 + timedelta(hours=4)), transaction_id=start.transaction_id))
+        await cp.call(
+            call.StatusNotification(
+                connector_id=1,
+                error_code="NoError",
+                status="Charging",
+                timestamp=iso(T0 + timedelta(hours=2)),
+            )
+        )
+        start = await cp.call(
+            call.StartTransaction(
+                connector_id=1, id_tag="T", meter_start=100, timestamp=iso(T0 + timedelta(hours=1))
+            )
+        )
+        await cp.call(
+            call.MeterValues(
+                connector_id=1,
+                transaction_id=start.transaction_id,
+                meter_value=[
+                    {
+                        "timestamp": iso(T0 + timedelta(hours=3)),
+                        "sampledValue": [{"value": "2100"}],
+                    },
+                    {
+                        "timestamp": iso(T0 + timedelta(hours=2)),
+                        "sampledValue": [{"value": "1100"}],
+                    },
+                ],
+            )
+        )
+        await cp.call(
+            call.StopTransaction(
+                meter_stop=2600,
+                timestamp=iso(T0 + timedelta(hours=4)),
+                transaction_id=start.transaction_id,
+            )
+        )
         await server.ems.recorder.barrier()
         store = server.ems.store
         history = store.status_history("A")
@@ -158,7 +224,9 @@ async def test_reconnect_replaces_the_old_connection(sqlite_url: str) -> None:
     async with running(settings_for(sqlite_url)) as server:
         async with websockets.connect(ws_url(server.port, "A"), subprotocols=["ocpp1.6"]) as first:  # type: ignore[list-item]
             await raw_exchange(first, BOOT16)
-            async with websockets.connect(ws_url(server.port, "A"), subprotocols=["ocpp1.6"]) as second:  # type: ignore[list-item]
+            async with websockets.connect(
+                ws_url(server.port, "A"), subprotocols=["ocpp1.6"]
+            ) as second:  # type: ignore[list-item]
                 await asyncio.wait_for(first.wait_closed(), 5)
                 assert (await raw_exchange(second, '[2,"h","Heartbeat",{}]'))[0] == 3
                 assert len(server.ems.csms.sessions) == 1
@@ -166,16 +234,44 @@ async def test_reconnect_replaces_the_old_connection(sqlite_url: str) -> None:
 
 async def test_open_transactions_survive_an_ems_restart(database_url: str) -> None:
     settings = settings_for(database_url)
-    async with running(settings) as server, connected(V16ChargePoint, server.port, "A", subprotocol="ocpp1.6") as cp:
+    async with (
+        running(settings) as server,
+        connected(V16ChargePoint, server.port, "A", subprotocol="ocpp1.6") as cp,
+    ):
         await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
-        start = await cp.call(call.StartTransaction(connector_id=1, id_tag="T", meter_start=500, timestamp=iso(T0)))
-    async with running(settings) as server, connected(V16ChargePoint, server.port, "A", subprotocol="ocpp1.6") as cp:
-        assert [tx.transaction_id for tx in server.ems.csms.open_transactions("A")] == [str(start.transaction_id)]
-        await cp.call(call.MeterValues(connector_id=1, transaction_id=start.transaction_id, meter_value=[
-            {"timestamp": iso(T0 + timedelta(minutes=30)), "sampledValue": [{"value": "1500"}]}]))
-        second = await cp.call(call.StartTransaction(connector_id=2, id_tag="U", meter_start=0, timestamp=iso(T0)))
+        start = await cp.call(
+            call.StartTransaction(connector_id=1, id_tag="T", meter_start=500, timestamp=iso(T0))
+        )
+    async with (
+        running(settings) as server,
+        connected(V16ChargePoint, server.port, "A", subprotocol="ocpp1.6") as cp,
+    ):
+        assert [tx.transaction_id for tx in server.ems.csms.open_transactions("A")] == [
+            str(start.transaction_id)
+        ]
+        await cp.call(
+            call.MeterValues(
+                connector_id=1,
+                transaction_id=start.transaction_id,
+                meter_value=[
+                    {
+                        "timestamp": iso(T0 + timedelta(minutes=30)),
+                        "sampledValue": [{"value": "1500"}],
+                    }
+                ],
+            )
+        )
+        second = await cp.call(
+            call.StartTransaction(connector_id=2, id_tag="U", meter_start=0, timestamp=iso(T0))
+        )
         assert second.transaction_id > start.transaction_id
-        await cp.call(call.StopTransaction(meter_stop=2500, timestamp=iso(T0 + timedelta(hours=1)), transaction_id=start.transaction_id))
+        await cp.call(
+            call.StopTransaction(
+                meter_stop=2500,
+                timestamp=iso(T0 + timedelta(hours=1)),
+                transaction_id=start.transaction_id,
+            )
+        )
         await server.ems.recorder.barrier()
         tx = server.ems.store.find_transaction("A", str(start.transaction_id))
     assert tx is not None and tx.energy_wh == 2000 and not tx.active
@@ -187,7 +283,9 @@ def test_frames_are_logged_in_both_directions(sqlite_url: str) -> None:
             async with websockets.connect(ws_url(server.port, "A"), subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
                 await raw_exchange(ws, BOOT16)
             await server.ems.recorder.barrier()
-            return [(f.direction, json.loads(f.message)[1]) for f in server.ems.store.frames_of("A")]
+            return [
+                (f.direction, json.loads(f.message)[1]) for f in server.ems.store.frames_of("A")
+            ]
 
     frames = asyncio.run(scenario())
     assert sorted(frames) == [("in", "b1"), ("out", "b1")]

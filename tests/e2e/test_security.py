@@ -1,4 +1,4 @@
-"""Admission: subprotocols, unknown ids, auto-registration and security profiles 1-3 over real TLS."""
+"""Admission: subprotocols, unknown ids, auto-registration, security profiles 1-3 over real TLS."""
 
 from __future__ import annotations
 
@@ -27,8 +27,13 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _cert(
-    subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, issuer_key: ec.EllipticCurvePrivateKey,
-    *, ca: bool = False, san: str | None = None,
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: str,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool = False,
+    san: str | None = None,
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     builder = (
@@ -43,7 +48,9 @@ def _cert(
     )
     if san:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(san), x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.DNSName(san), x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
+            ),
             critical=False,
         )
     return builder.sign(issuer_key, hashes.SHA256())
@@ -78,7 +85,9 @@ class Pki:
         )
         return path
 
-    def client_context(self, common_name: str | None = None, *, self_signed: bool = False) -> ssl.SSLContext:
+    def client_context(
+        self, common_name: str | None = None, *, self_signed: bool = False
+    ) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.ca_file))
         context.check_hostname = False
         if common_name is not None:
@@ -125,7 +134,9 @@ async def refused_status(port: int, cp_id: str, **kwargs: object) -> int:
     subprotocols = kwargs.pop("subprotocols", ["ocpp1.6"])
     with pytest.raises(InvalidStatus) as refused:
         async with websockets.connect(
-            f"{scheme}://127.0.0.1:{port}/ocpp/{cp_id}", subprotocols=subprotocols, **kwargs  # type: ignore[arg-type]
+            f"{scheme}://127.0.0.1:{port}/ocpp/{cp_id}",
+            subprotocols=subprotocols,
+            **kwargs,  # type: ignore[arg-type]
         ):
             pass
     return refused.value.response.status_code
@@ -133,21 +144,28 @@ async def refused_status(port: int, cp_id: str, **kwargs: object) -> int:
 
 async def boots(port: int, cp_id: str, **kwargs: object) -> str:
     async with connected(V16ChargePoint, port, cp_id, subprotocol="ocpp1.6", **kwargs) as cp:  # type: ignore[arg-type]
-        result = await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        result = await cp.call(
+            call.BootNotification(charge_point_model="M", charge_point_vendor="V")
+        )
         return str(result.status)
 
 
-async def test_subprotocol_is_chosen_from_the_offer_and_missing_offer_is_refused(sqlite_url: str, pki: Pki) -> None:
+async def test_subprotocol_is_chosen_from_the_offer_and_missing_offer_is_refused(
+    sqlite_url: str, pki: Pki
+) -> None:
     async with running(tls_settings(sqlite_url, pki)) as server:
         async with websockets.connect(
-            f"ws://127.0.0.1:{server.port}/ocpp/P0", subprotocols=["ocpp9", "ocpp2.0.1", "ocpp1.6"]  # type: ignore[list-item]
+            f"ws://127.0.0.1:{server.port}/ocpp/P0",
+            subprotocols=["ocpp9", "ocpp2.0.1", "ocpp1.6"],  # type: ignore[list-item]
         ) as ws:
             assert ws.subprotocol == "ocpp2.0.1"
         assert await refused_status(server.port, "P0", subprotocols=["ocpp9"]) == 400
         assert await refused_status(server.port, "P0", subprotocols=None) == 400
 
 
-async def test_unknown_charge_point_is_refused_unless_auto_registration(sqlite_url: str, pki: Pki) -> None:
+async def test_unknown_charge_point_is_refused_unless_auto_registration(
+    sqlite_url: str, pki: Pki
+) -> None:
     async with running(tls_settings(sqlite_url, pki)) as server:
         assert await refused_status(server.port, "NOBODY") == 404
     async with running(tls_settings(sqlite_url, pki, ocpp={"auto_register": True})) as server:
@@ -190,5 +208,9 @@ async def test_profile_3_needs_a_client_certificate_from_the_ca_naming_the_charg
         assert await refused_status(server.tls_port, "P3", ssl=pki.client_context()) == 403
         assert await refused_status(server.tls_port, "P3", ssl=pki.client_context("P2")) == 403
         with pytest.raises((ssl.SSLError, InvalidMessage, ConnectionError)):
-            await boots(server.tls_port, "P3", ssl_context=pki.client_context("P3", self_signed=True))
-        assert await boots(server.tls_port, "P3", ssl_context=pki.client_context("P3")) == "Accepted"
+            await boots(
+                server.tls_port, "P3", ssl_context=pki.client_context("P3", self_signed=True)
+            )
+        assert (
+            await boots(server.tls_port, "P3", ssl_context=pki.client_context("P3")) == "Accepted"
+        )

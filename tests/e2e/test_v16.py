@@ -60,7 +60,9 @@ class Charger(V16ChargePoint):
         return call_result.Reset(status="Accepted")
 
     @on(Action.remote_start_transaction)
-    async def on_remote_start(self, id_tag: str, **kw: object) -> call_result.RemoteStartTransaction:
+    async def on_remote_start(
+        self, id_tag: str, **kw: object
+    ) -> call_result.RemoteStartTransaction:
         return call_result.RemoteStartTransaction(status="Accepted")
 
     @on(Action.remote_stop_transaction)
@@ -79,7 +81,9 @@ class Charger(V16ChargePoint):
         return call_result.ClearChargingProfile(status="Accepted")
 
     @on(Action.get_composite_schedule)
-    async def on_composite(self, connector_id: int, duration: int, **kw: object) -> call_result.GetCompositeSchedule:
+    async def on_composite(
+        self, connector_id: int, duration: int, **kw: object
+    ) -> call_result.GetCompositeSchedule:
         return call_result.GetCompositeSchedule(status="Accepted", connector_id=connector_id)
 
     @on(Action.change_availability)
@@ -99,13 +103,19 @@ class Charger(V16ChargePoint):
         keys = kw.get("key") or list(self.configuration)
         return call_result.GetConfiguration(
             configuration_key=[
-                {"key": key, "readonly": key != "HeartbeatInterval", "value": self.configuration[key]}
+                {
+                    "key": key,
+                    "readonly": key != "HeartbeatInterval",
+                    "value": self.configuration[key],
+                }
                 for key in keys  # type: ignore[union-attr]
             ]
         )
 
     @on(Action.change_configuration)
-    async def on_change_configuration(self, key: str, value: str) -> call_result.ChangeConfiguration:
+    async def on_change_configuration(
+        self, key: str, value: str
+    ) -> call_result.ChangeConfiguration:
         if key == "Locked":
             return call_result.ChangeConfiguration(status="Rejected")
         self.configuration[key] = value
@@ -134,16 +144,23 @@ def settings_for(database_url: str, **sections: object) -> object:
 
 
 async def test_session_lifecycle_ends_in_api_with_right_energy(database_url: str) -> None:
-    async with running(settings_for(database_url)) as server, connected(
-        Charger, server.port, "CP16", subprotocol="ocpp1.6"
-    ) as cp:
-        boot = await cp.call(call.BootNotification(charge_point_model="M1", charge_point_vendor="ACME"))
+    async with (
+        running(settings_for(database_url)) as server,
+        connected(Charger, server.port, "CP16", subprotocol="ocpp1.6") as cp,
+    ):
+        boot = await cp.call(
+            call.BootNotification(charge_point_model="M1", charge_point_vendor="ACME")
+        )
         assert boot.status == "Accepted" and boot.interval == 60
-        await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing"))
+        await cp.call(
+            call.StatusNotification(connector_id=1, error_code="NoError", status="Preparing")
+        )
         auth = await cp.call(call.Authorize(id_tag="TAG-OK"))
         assert auth.id_tag_info["status"] == "Accepted"
         start = await cp.call(
-            call.StartTransaction(connector_id=1, id_tag="TAG-OK", meter_start=1000, timestamp=iso(T0))
+            call.StartTransaction(
+                connector_id=1, id_tag="TAG-OK", meter_start=1000, timestamp=iso(T0)
+            )
         )
         assert start.id_tag_info["status"] == "Accepted"
         for minute in (5, 10):
@@ -166,8 +183,12 @@ async def test_session_lifecycle_ends_in_api_with_right_energy(database_url: str
         assert stop.id_tag_info["status"] == "Accepted"
 
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", headers=headers) as api:
-            listing = (await api.get("/api/v1/transactions", params={"charge_point_id": "CP16"})).json()
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{server.port}", headers=headers
+        ) as api:
+            listing = (
+                await api.get("/api/v1/transactions", params={"charge_point_id": "CP16"})
+            ).json()
             assert len(listing) == 1
             detail = (await api.get(f"/api/v1/transactions/{listing[0]['id']}")).json()
             cps = (await api.get("/api/v1/charge-points/CP16")).json()
@@ -180,18 +201,22 @@ async def test_session_lifecycle_ends_in_api_with_right_energy(database_url: str
 
 
 async def test_blocked_token_is_answered_blocked(sqlite_url: str) -> None:
-    async with running(settings_for(sqlite_url)) as server, connected(
-        Charger, server.port, "CP16", subprotocol="ocpp1.6"
-    ) as cp:
+    async with (
+        running(settings_for(sqlite_url)) as server,
+        connected(Charger, server.port, "CP16", subprotocol="ocpp1.6") as cp,
+    ):
         await cp.call(call.BootNotification(charge_point_model="M1", charge_point_vendor="ACME"))
-        assert (await cp.call(call.Authorize(id_tag="TAG-BLOCKED"))).id_tag_info["status"] == "Blocked"
+        assert (await cp.call(call.Authorize(id_tag="TAG-BLOCKED"))).id_tag_info[
+            "status"
+        ] == "Blocked"
         assert (await cp.call(call.Authorize(id_tag="NOBODY"))).id_tag_info["status"] == "Invalid"
 
 
 async def test_every_command_round_trips(sqlite_url: str) -> None:
-    async with running(settings_for(sqlite_url)) as server, connected(
-        Charger, server.port, "CP16", subprotocol="ocpp1.6"
-    ) as cp:
+    async with (
+        running(settings_for(sqlite_url)) as server,
+        connected(Charger, server.port, "CP16", subprotocol="ocpp1.6") as cp,
+    ):
         await cp.call(call.BootNotification(charge_point_model="M1", charge_point_vendor="ACME"))
         commands = server.ems.csms.commands("CP16")
         profile = ChargingProfile(
@@ -239,16 +264,21 @@ async def test_every_command_round_trips(sqlite_url: str) -> None:
     assert settings["ChargeProfileMaxStackLevel"] == "8"
 
 
-async def test_meter_values_without_transaction_id_attach_to_running_session(sqlite_url: str) -> None:
-    async with running(settings_for(sqlite_url)) as server, connected(
-        Charger, server.port, "CP16", subprotocol="ocpp1.6"
-    ) as cp:
+async def test_meter_values_without_transaction_id_attach_to_running_session(
+    sqlite_url: str,
+) -> None:
+    async with (
+        running(settings_for(sqlite_url)) as server,
+        connected(Charger, server.port, "CP16", subprotocol="ocpp1.6") as cp,
+    ):
         await cp.call(call.BootNotification(charge_point_model="M1", charge_point_vendor="ACME"))
         start = await cp.call(
             call.StartTransaction(connector_id=2, id_tag="TAG-OK", meter_start=0, timestamp=iso(T0))
         )
         await cp.call(
-            call.MeterValues(connector_id=2, meter_value=[meter_value(T0 + timedelta(minutes=1), 250)])
+            call.MeterValues(
+                connector_id=2, meter_value=[meter_value(T0 + timedelta(minutes=1), 250)]
+            )
         )
         await asyncio.sleep(0)
         tx = server.ems.csms.transaction("CP16", str(start.transaction_id))

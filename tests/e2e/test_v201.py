@@ -45,14 +45,20 @@ def register(at: datetime, wh: float, context: str = "Sample.Periodic") -> dict[
                 "context": context,
                 "unit_of_measure": {"unit": "kWh", "multiplier": 0},
             },
-            {"value": 11.0, "measurand": "Power.Active.Import", "context": context,
-             "unit_of_measure": {"unit": "W", "multiplier": 3}},
+            {
+                "value": 11.0,
+                "measurand": "Power.Active.Import",
+                "context": context,
+                "unit_of_measure": {"unit": "W", "multiplier": 3},
+            },
         ],
     }
 
 
 def tx_event(kind: str, seq: int, at: datetime, wh: float, **extra: Any) -> call.TransactionEvent:
-    context = {"Started": "Transaction.Begin", "Ended": "Transaction.End"}.get(kind, "Sample.Periodic")
+    context = {"Started": "Transaction.Begin", "Ended": "Transaction.End"}.get(
+        kind, "Sample.Periodic"
+    )
     return call.TransactionEvent(
         event_type=kind,
         timestamp=iso(at),
@@ -116,20 +122,32 @@ class Station(V201ChargePoint):
         return call_result.TriggerMessage(status="Accepted")
 
     @on(Action.get_variables)
-    async def on_get_variables(self, get_variable_data: list[dict[str, Any]]) -> call_result.GetVariables:
+    async def on_get_variables(
+        self, get_variable_data: list[dict[str, Any]]
+    ) -> call_result.GetVariables:
         return call_result.GetVariables(
             get_variable_result=[
-                {"attribute_status": "Accepted", "attribute_value": "60",
-                 "component": item["component"], "variable": item["variable"]}
+                {
+                    "attribute_status": "Accepted",
+                    "attribute_value": "60",
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
                 for item in get_variable_data
             ]
         )
 
     @on(Action.set_variables)
-    async def on_set_variables(self, set_variable_data: list[dict[str, Any]]) -> call_result.SetVariables:
+    async def on_set_variables(
+        self, set_variable_data: list[dict[str, Any]]
+    ) -> call_result.SetVariables:
         return call_result.SetVariables(
             set_variable_result=[
-                {"attribute_status": "Accepted", "component": item["component"], "variable": item["variable"]}
+                {
+                    "attribute_status": "Accepted",
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
                 for item in set_variable_data
             ]
         )
@@ -168,24 +186,41 @@ async def boot(cs: Station) -> None:
 
 
 async def test_transaction_events_end_in_api_with_right_energy(database_url: str) -> None:
-    async with running(settings_for(database_url)) as server, connected(
-        Station, server.port, "CS201", subprotocol="ocpp2.0.1"
-    ) as cs:
+    async with (
+        running(settings_for(database_url)) as server,
+        connected(Station, server.port, "CS201", subprotocol="ocpp2.0.1") as cs,
+    ):
         await boot(cs)
-        await cs.call(call.StatusNotification(timestamp=iso(T0), connector_status="Occupied", evse_id=1, connector_id=1))
+        await cs.call(
+            call.StatusNotification(
+                timestamp=iso(T0), connector_status="Occupied", evse_id=1, connector_id=1
+            )
+        )
         auth = await cs.call(call.Authorize(id_token=TOKEN))
         assert auth.id_token_info["status"] == "Accepted"
-        started = await cs.call(tx_event("Started", 0, T0, 10_000, trigger_reason="Authorized", id_token=TOKEN))
+        started = await cs.call(
+            tx_event("Started", 0, T0, 10_000, trigger_reason="Authorized", id_token=TOKEN)
+        )
         assert started.id_token_info["status"] == "Accepted"
         await cs.call(tx_event("Updated", 1, T0 + timedelta(minutes=30), 15_500))
-        ended = tx_event("Ended", 2, T0 + timedelta(hours=1), 21_000, trigger_reason="EVDeparted",
-                         info={"stopped_reason": "EVDisconnected"})
+        ended = tx_event(
+            "Ended",
+            2,
+            T0 + timedelta(hours=1),
+            21_000,
+            trigger_reason="EVDeparted",
+            info={"stopped_reason": "EVDisconnected"},
+        )
         await cs.call(ended)
         await cs.call(ended)  # stations resend when they miss the answer
 
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", headers=headers) as api:
-            listing = (await api.get("/api/v1/transactions", params={"charge_point_id": "CS201"})).json()
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{server.port}", headers=headers
+        ) as api:
+            listing = (
+                await api.get("/api/v1/transactions", params={"charge_point_id": "CS201"})
+            ).json()
             assert len(listing) == 1
             detail = (await api.get(f"/api/v1/transactions/{listing[0]['id']}")).json()
     assert detail["transaction_id"] == "tx-201-a"
@@ -197,9 +232,10 @@ async def test_transaction_events_end_in_api_with_right_energy(database_url: str
 
 
 async def test_events_out_of_order_and_offline_make_one_transaction(sqlite_url: str) -> None:
-    async with running(settings_for(sqlite_url)) as server, connected(
-        Station, server.port, "CS201", subprotocol="ocpp2.0.1"
-    ) as cs:
+    async with (
+        running(settings_for(sqlite_url)) as server,
+        connected(Station, server.port, "CS201", subprotocol="ocpp2.0.1") as cs,
+    ):
         await boot(cs)
         await cs.call(tx_event("Updated", 1, T0 + timedelta(minutes=10), 12_000, offline=True))
         await cs.call(tx_event("Started", 0, T0, 10_000, offline=True, id_token=TOKEN))
@@ -213,14 +249,20 @@ async def test_events_out_of_order_and_offline_make_one_transaction(sqlite_url: 
 
 
 async def test_every_command_round_trips(sqlite_url: str) -> None:
-    async with running(settings_for(sqlite_url)) as server, connected(
-        Station, server.port, "CS201", subprotocol="ocpp2.0.1"
-    ) as cs:
+    async with (
+        running(settings_for(sqlite_url)) as server,
+        connected(Station, server.port, "CS201", subprotocol="ocpp2.0.1") as cs,
+    ):
         await boot(cs)
         commands = server.ems.csms.commands("CS201")
         profile = ChargingProfile(
-            id=9, stack_level=2, purpose=ChargingProfilePurpose.TX, transaction_id="tx-201-a",
-            schedule=ChargingSchedule(unit=ChargingRateUnit.W, periods=(ChargingSchedulePeriod(0, 7400.0),)),
+            id=9,
+            stack_level=2,
+            purpose=ChargingProfilePurpose.TX,
+            transaction_id="tx-201-a",
+            schedule=ChargingSchedule(
+                unit=ChargingRateUnit.W, periods=(ChargingSchedulePeriod(0, 7400.0),)
+            ),
         )
         assert (await commands.remote_start(IdToken("TAG-201"), evse_id=1)).status == "Accepted"
         assert cs.received["RequestStartTransaction"]["id_token"] == TOKEN
@@ -244,43 +286,87 @@ async def test_every_command_round_trips(sqlite_url: str) -> None:
         assert (await commands.get_local_list_version()).payload["versionNumber"] == 4
         assert (await commands.clear_cache()).status == "Accepted"
         await server.ems.recorder.barrier()
-        settings = {(r.component, r.variable): r.value for r in server.ems.store.settings_of("CS201")}
+        settings = {
+            (r.component, r.variable): r.value for r in server.ems.store.settings_of("CS201")
+        }
         assert settings[("OCPPCommCtrlr", "HeartbeatInterval")] == "120"
         assert [p.status for p in server.ems.store.profiles_of("CS201")] == ["Accepted"]
 
 
 async def test_reports_and_notifications_are_kept(sqlite_url: str) -> None:
-    async with running(settings_for(sqlite_url)) as server, connected(
-        Station, server.port, "CS201", subprotocol="ocpp2.0.1"
-    ) as cs:
+    async with (
+        running(settings_for(sqlite_url)) as server,
+        connected(Station, server.port, "CS201", subprotocol="ocpp2.0.1") as cs,
+    ):
         await boot(cs)
         needs: list[ChargingNeedsReported] = []
-        server.ems.csms.subscribe(lambda e: needs.append(e) if isinstance(e, ChargingNeedsReported) else None)
-        await cs.call(call.NotifyReport(request_id=1, generated_at=iso(T0), seq_no=0, report_data=[{
-            "component": {"name": "SmartChargingCtrlr"},
-            "variable": {"name": "RateUnit"},
-            "variable_attribute": [{"type": "Actual", "value": "A,W", "mutability": "ReadOnly"}],
-        }]))
-        answer = await cs.call(call.NotifyEVChargingNeeds(evse_id=1, charging_needs={
-            "requested_energy_transfer": "AC_three_phase",
-            "departure_time": iso(T0 + timedelta(hours=8)),
-            "ac_charging_parameters": {"energy_amount": 30_000, "ev_min_current": 6, "ev_max_current": 32, "ev_max_voltage": 400},
-        }))
+        server.ems.csms.subscribe(
+            lambda e: needs.append(e) if isinstance(e, ChargingNeedsReported) else None
+        )
+        await cs.call(
+            call.NotifyReport(
+                request_id=1,
+                generated_at=iso(T0),
+                seq_no=0,
+                report_data=[
+                    {
+                        "component": {"name": "SmartChargingCtrlr"},
+                        "variable": {"name": "RateUnit"},
+                        "variable_attribute": [
+                            {"type": "Actual", "value": "A,W", "mutability": "ReadOnly"}
+                        ],
+                    }
+                ],
+            )
+        )
+        answer = await cs.call(
+            call.NotifyEVChargingNeeds(
+                evse_id=1,
+                charging_needs={
+                    "requested_energy_transfer": "AC_three_phase",
+                    "departure_time": iso(T0 + timedelta(hours=8)),
+                    "ac_charging_parameters": {
+                        "energy_amount": 30_000,
+                        "ev_min_current": 6,
+                        "ev_max_current": 32,
+                        "ev_max_voltage": 400,
+                    },
+                },
+            )
+        )
         assert answer.status == "Accepted"
         await cs.call(call.SecurityEventNotification(type="FirmwareUpdated", timestamp=iso(T0)))
         await cs.call(call.FirmwareStatusNotification(status="Installed"))
         await cs.call(call.LogStatusNotification(status="Uploaded"))
-        await cs.call(call.NotifyEvent(generated_at=iso(T0), seq_no=0, event_data=[{
-            "event_id": 1, "timestamp": iso(T0), "trigger": "Alerting", "actual_value": "true",
-            "event_notification_type": "HardWiredNotification",
-            "component": {"name": "EVSE", "evse": {"id": 1}}, "variable": {"name": "Problem"},
-        }]))
+        await cs.call(
+            call.NotifyEvent(
+                generated_at=iso(T0),
+                seq_no=0,
+                event_data=[
+                    {
+                        "event_id": 1,
+                        "timestamp": iso(T0),
+                        "trigger": "Alerting",
+                        "actual_value": "true",
+                        "event_notification_type": "HardWiredNotification",
+                        "component": {"name": "EVSE", "evse": {"id": 1}},
+                        "variable": {"name": "Problem"},
+                    }
+                ],
+            )
+        )
         await cs.call(call.MeterValues(evse_id=0, meter_value=[register(T0, 5_000)]))
         await server.ems.recorder.barrier()
         store = server.ems.store
         kinds = {e.kind for e in store.events_of("CS201")}
         setting = next(r for r in store.settings_of("CS201") if r.variable == "RateUnit")
-    assert kinds >= {"ev_charging_needs", "security_event", "firmware_status", "log_status", "notify_event"}
+    assert kinds >= {
+        "ev_charging_needs",
+        "security_event",
+        "firmware_status",
+        "log_status",
+        "notify_event",
+    }
     assert setting.component == "SmartChargingCtrlr" and setting.value == "A,W" and setting.readonly
     assert needs and needs[0].energy_amount_wh == 30_000
     assert needs[0].departure_time == T0 + timedelta(hours=8)
