@@ -34,6 +34,7 @@ class OcppVersion(enum.StrEnum):
 
     V16 = "ocpp1.6"
     V201 = "ocpp2.0.1"
+    V21 = "ocpp2.1"
 
 
 class Registration(enum.StrEnum):

@@ -48,7 +48,7 @@ def _schema_name(version: OcppVersion, action: str, response: bool) -> str:
 @cache
 def validator(version: OcppVersion, action: str, response: bool) -> Validator | None:
     """The compiled validator for an action's request or response; None if there is no schema."""
-    folder = "v16" if version is OcppVersion.V16 else "v201"
+    folder = {OcppVersion.V16: "v16", OcppVersion.V201: "v201", OcppVersion.V21: "v21"}[version]
     name = _schema_name(version, action, response)
     path = resources.files("ocpp") / folder / "schemas" / f"{name}.json"
     try:

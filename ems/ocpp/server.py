@@ -35,11 +35,12 @@ from ems.csms import CentralSystem
 from ems.domain import OcppVersion
 from ems.ocpp.base import CsmsSession
 from ems.ocpp.v16 import V16Session
-from ems.ocpp.v201 import V201Session
+from ems.ocpp.v201 import V21Session, V201Session
 
 log = logging.getLogger(__name__)
 
 SESSIONS: dict[OcppVersion, type[CsmsSession]] = {
+    OcppVersion.V21: V21Session,
     OcppVersion.V201: V201Session,
     OcppVersion.V16: V16Session,
 }

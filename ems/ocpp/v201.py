@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
+from ocpp.v21.enums import Action as Action21
 
 from ems.commands import LocalListEntry, TriggerableMessage, VariableRef
 from ems.csms import CentralSystem
@@ -587,3 +588,14 @@ class V201Session(CsmsSession):
         if data is not None:
             payload["data"] = data
         return await self.request("DataTransfer", payload)
+
+
+class V21Session(V201Session):
+    """A charging station speaking OCPP 2.1: the 2.0.1 messages, checked against 2.1's schemas.
+
+    2.1 keeps 2.0.1's messages and adds optional fields and new actions; the new actions are
+    answered NotSupported until ems uses them.
+    """
+
+    ocpp_version = OcppVersion.V21
+    action_enum = Action21

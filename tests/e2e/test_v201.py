@@ -11,6 +11,10 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint as V201ChargePoint
 from ocpp.v201 import call, call_result
 from ocpp.v201.enums import Action
+from ocpp.v21 import ChargePoint as V21ChargePoint
+from ocpp.v21 import call as call21
+from ocpp.v21 import call_result as call_result21
+from ocpp.v21.enums import Action as Action21
 
 from ems.commands import VariableRef
 from ems.domain import (
@@ -370,3 +374,49 @@ async def test_reports_and_notifications_are_kept(sqlite_url: str) -> None:
     assert setting.component == "SmartChargingCtrlr" and setting.value == "A,W" and setting.readonly
     assert needs and needs[0].energy_amount_wh == 30_000
     assert needs[0].departure_time == T0 + timedelta(hours=8)
+
+
+class Station21(V21ChargePoint):
+    """An OCPP 2.1 station: ems speaks 2.1 with the 2.0.1 messages it already knows."""
+
+    @on(Action21.set_charging_profile)
+    async def on_profile(self, **kw: Any) -> call_result21.SetChargingProfile:
+        return call_result21.SetChargingProfile(status="Accepted")
+
+
+async def test_ocpp21_station_is_served_with_the_same_messages(sqlite_url: str) -> None:
+    settings = make_settings(sqlite_url, charge_points=[{"id": "CS21", "security_profile": 0}])
+    async with running(settings) as server, connected(
+        Station21, server.port, "CS21", subprotocol="ocpp2.1"
+    ) as cs:
+        boot = await cs.call(
+            call21.BootNotification(
+                charging_station={"model": "W", "vendor_name": "ACME"}, reason="PowerUp"
+            )
+        )
+        assert boot.status == "Accepted"
+        await cs.call(
+            call21.TransactionEvent(
+                event_type="Started",
+                timestamp=iso(T0),
+                trigger_reason="CablePluggedIn",
+                seq_no=0,
+                transaction_info={"transaction_id": "t21"},
+                evse=EVSE,
+                meter_value=[register(T0, 1000, "Transaction.Begin")],
+            )
+        )
+        profile = ChargingProfile(
+            id=1,
+            stack_level=0,
+            purpose=ChargingProfilePurpose.TX,
+            transaction_id="t21",
+            schedule=ChargingSchedule(
+                unit=ChargingRateUnit.A, periods=(ChargingSchedulePeriod(0, 16.0, 3),)
+            ),
+        )
+        commands = server.ems.csms.commands("CS21")
+        assert (await commands.set_charging_profile(1, profile)).status == "Accepted"
+        assert commands.version.value == "ocpp2.1"
+        tx = server.ems.csms.transaction("CS21", "t21")
+        assert tx is not None and tx.meter_start_wh == 1000
