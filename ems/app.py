@@ -43,8 +43,12 @@ class Ems:
         await self.csms.start()
         token = self.settings.api.bootstrap_admin_token
         if token and not await asyncio.to_thread(self.store.verify_api_token, token):
-            await asyncio.to_thread(self.store.create_api_token, "bootstrap", "admin", token)
-            self.bootstrap_token = token
+            try:
+                await asyncio.to_thread(self.store.create_api_token, "bootstrap", "admin", token)
+            except ValueError:
+                log.warning("api.bootstrap_admin_token was revoked; it stays revoked")
+            else:
+                self.bootstrap_token = token
 
     async def stop(self) -> None:
         """Close every connection, then write everything still queued (nothing is lost)."""

@@ -474,7 +474,7 @@ class CentralSystem:
                 None,
             )
             self._end(tx, timestamp, stop, stopped_reason or "Local")
-        elif tx.active or not samples:
+        else:
             self.recorder.transaction(tx)
         return authorization
 
@@ -532,6 +532,7 @@ class CentralSystem:
                 component=ref.component,
                 variable=ref.variable,
                 instance=ref.instance or "",
+                evse_id=ref.evse_id or 0,
                 attribute_type=ref.attribute_type,
                 value=value,
                 readonly=readonly,

@@ -36,7 +36,11 @@ def test_sample_configuration_is_valid() -> None:
         ("[server]\nport = 'nine'\n", "server.port", "valid integer"),
         ("[server]\nport = 70000\n", "server.port", "less than or equal to 65535"),
         ("[server]\nprot = 9000\n", "server.prot", "unknown key"),
-        ("[ocpp]\nheartbeat_interval_s = 0\n", "ocpp.heartbeat_interval_s", "greater than or equal"),
+        (
+            "[ocpp]\nheartbeat_interval_s = 0\n",
+            "ocpp.heartbeat_interval_s",
+            "greater than or equal",
+        ),
         (
             "[[charge_points]]\nid = 'A'\nsecurity_profile = 1\n",
             "charge_points.0",
@@ -117,7 +121,9 @@ def test_ems_serve_starts_prints_its_urls_and_stops_cleanly(tmp_path: Path) -> N
             if line.startswith("REST API:"):
                 break
         api = lines[-1].split()[2]
-        assert httpx.get(api.removesuffix("/api/v1") + "/openapi.json", timeout=10).status_code == 200
+        assert (
+            httpx.get(api.removesuffix("/api/v1") + "/openapi.json", timeout=10).status_code == 200
+        )
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal, get_args
 
 from ocpp.routing import on
+from ocpp.v21.enums import Action as Action21
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
-from ocpp.v21.enums import Action as Action21
 
 from ems.commands import LocalListEntry, TriggerableMessage, VariableRef
 from ems.csms import CentralSystem

@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import pytest
 from ocpp.routing import on
-from ocpp.v201 import ChargePoint as V201ChargePoint
-from ocpp.v201 import call, call_result
-from ocpp.v201.enums import Action
 from ocpp.v21 import ChargePoint as V21ChargePoint
 from ocpp.v21 import call as call21
 from ocpp.v21 import call_result as call_result21
 from ocpp.v21.enums import Action as Action21
+from ocpp.v201 import ChargePoint as V201ChargePoint
+from ocpp.v201 import call, call_result
+from ocpp.v201.enums import Action
 
 from ems.commands import VariableRef
 from ems.domain import (

@@ -1,0 +1,80 @@
+"""Engine creation and the few dialect-specific statements (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, make_url
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from ems.store.types import json_dumps
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for ``url``; for an SQLite file, create its directory and tune it.
+
+    SQLite runs in WAL mode with ``synchronous=NORMAL`` (durable up to the last checkpointed
+    commit, fast enough for the recorder's batches) and waits ``SQLITE_BUSY_TIMEOUT_MS`` for locks
+    instead of failing, since the recorder thread and the API write concurrently.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:" or parsed.query.get("mode") == "memory":
+            raise ValueError(
+                f"in-memory SQLite ({url}) is not supported: the recorder writes from its own "
+                "thread and would see another database; use a file, e.g. sqlite:///var/ems.db"
+            )
+        if not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, json_serializer=json_dumps)
+        event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
+        return engine
+    return create_engine(url, json_serializer=json_dumps, pool_pre_ping=True)
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control from the sqlite3 module (which would only BEGIN before DML and so
+    # leave DDL outside transactions); SQLAlchemy's "begin" event emits BEGIN instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def upsert(
+    dialect_name: str,
+    table: Table,
+    keys: Sequence[str],
+    update: Iterable[str],
+    coalesce: Iterable[str] = (),
+) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE for executemany with one dict per row.
+
+    Columns in ``update`` take the new value; columns in ``coalesce`` keep the stored value
+    unless it is NULL.
+    """
+    if dialect_name == "postgresql":
+        stmt: postgresql.Insert | sqlite.Insert = postgresql.insert(table)
+    elif dialect_name == "sqlite":
+        stmt = sqlite.insert(table)
+    else:
+        raise ValueError(f"unsupported database {dialect_name!r}: use sqlite or postgresql")
+    values: dict[str, Any] = {name: stmt.excluded[name] for name in update}
+    for name in coalesce:
+        values[name] = func.coalesce(table.c[name], stmt.excluded[name])
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=values)

@@ -1,0 +1,234 @@
+"""The database schema as SQLAlchemy declarative models.
+
+The models define the schema the code expects; the Alembic migrations in ``migrations/versions``
+create it (a test checks that both agree). There are no foreign keys on purpose: the recorder
+writes in batches whose operations may reach the database in any order across tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Double,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ems.store.types import BigIntPk, UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), float: Double()}
+
+
+class ChargePoint(Base):
+    __tablename__ = "charge_points"
+    __table_args__ = (
+        CheckConstraint("registration IN ('Accepted', 'Pending', 'Rejected')", name="registration"),
+        CheckConstraint("security_profile BETWEEN 0 AND 3", name="security_profile"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    registration: Mapped[str] = mapped_column(String)
+    security_profile: Mapped[int]
+    password_hash: Mapped[str | None] = mapped_column(String)
+    ocpp_version: Mapped[str | None] = mapped_column(String)
+    vendor: Mapped[str | None] = mapped_column(String)
+    model: Mapped[str | None] = mapped_column(String)
+    serial_number: Mapped[str | None] = mapped_column(String)
+    firmware_version: Mapped[str | None] = mapped_column(String)
+    iccid: Mapped[str | None] = mapped_column(String)
+    imsi: Mapped[str | None] = mapped_column(String)
+    meter_type: Mapped[str | None] = mapped_column(String)
+    meter_serial_number: Mapped[str | None] = mapped_column(String)
+    boot_reason: Mapped[str | None] = mapped_column(String)
+    last_boot_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Connector(Base):
+    """Current status of each connector (and, with evse 0, of the charge point)."""
+
+    __tablename__ = "connectors"
+
+    charge_point_id: Mapped[str] = mapped_column(String, primary_key=True)
+    evse_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    connector_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String)
+    error_code: Mapped[str | None] = mapped_column(String)
+    info: Mapped[str | None] = mapped_column(String)
+    status_at: Mapped[datetime]
+
+
+class StatusHistory(Base):
+    __tablename__ = "status_history"
+    __table_args__ = (Index(None, "charge_point_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String)
+    evse_id: Mapped[int]
+    connector_id: Mapped[int]
+    status: Mapped[str] = mapped_column(String)
+    error_code: Mapped[str | None] = mapped_column(String)
+    info: Mapped[str | None] = mapped_column(String)
+    timestamp: Mapped[datetime]
+
+
+class IdTokenModel(Base):
+    __tablename__ = "id_tokens"
+
+    id_token: Mapped[str] = mapped_column(String, primary_key=True)
+    type: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    expires_at: Mapped[datetime | None]
+    group_id: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime]
+
+
+class TransactionModel(Base):
+    __tablename__ = "transactions"
+    __table_args__ = (
+        UniqueConstraint("charge_point_id", "transaction_id"),
+        Index(None, "started_at"),
+        Index(None, "stopped_at"),
+        Index(None, "id_token"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(String)
+    transaction_id: Mapped[str] = mapped_column(String)
+    evse_id: Mapped[int]
+    connector_id: Mapped[int]
+    id_token: Mapped[str | None] = mapped_column(String)
+    id_token_type: Mapped[str | None] = mapped_column(String)
+    started_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    meter_start_wh: Mapped[float | None]
+    meter_stop_wh: Mapped[float | None]
+    first_energy_register_wh: Mapped[float | None]
+    last_energy_register_wh: Mapped[float | None]
+    energy_wh: Mapped[float | None]
+    stop_reason: Mapped[str | None] = mapped_column(String)
+    last_seq_no: Mapped[int]
+    offline: Mapped[bool]
+
+
+class MeterSampleModel(Base):
+    __tablename__ = "meter_samples"
+    __table_args__ = (
+        Index(None, "transaction_pk", "timestamp"),
+        Index(None, "charge_point_id", "timestamp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String)
+    transaction_pk: Mapped[str | None] = mapped_column(String)
+    evse_id: Mapped[int]
+    connector_id: Mapped[int]
+    timestamp: Mapped[datetime]
+    measurand: Mapped[str] = mapped_column(String)
+    value: Mapped[float]
+    unit: Mapped[str | None] = mapped_column(String)
+    phase: Mapped[str | None] = mapped_column(String)
+    context: Mapped[str | None] = mapped_column(String)
+    location: Mapped[str | None] = mapped_column(String)
+
+
+class OcppFrame(Base):
+    __tablename__ = "ocpp_frames"
+    __table_args__ = (
+        CheckConstraint("direction IN ('in', 'out')", name="direction"),
+        Index(None, "charge_point_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String)
+    direction: Mapped[str] = mapped_column(String)
+    timestamp: Mapped[datetime]
+    message: Mapped[str] = mapped_column(Text)
+
+
+class ChargingProfileModel(Base):
+    __tablename__ = "charging_profiles"
+    __table_args__ = (Index(None, "charge_point_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String)
+    evse_id: Mapped[int]
+    profile_id: Mapped[int]
+    stack_level: Mapped[int]
+    purpose: Mapped[str] = mapped_column(String)
+    transaction_id: Mapped[str | None] = mapped_column(String)
+    profile: Mapped[dict[str, Any]]
+    sent_at: Mapped[datetime]
+    status: Mapped[str | None] = mapped_column(String)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ChargePointSetting(Base):
+    __tablename__ = "charge_point_settings"
+
+    charge_point_id: Mapped[str] = mapped_column(String, primary_key=True)
+    component: Mapped[str] = mapped_column(String, primary_key=True)
+    evse_id: Mapped[int] = mapped_column(primary_key=True)
+    variable: Mapped[str] = mapped_column(String, primary_key=True)
+    instance: Mapped[str] = mapped_column(String, primary_key=True)
+    attribute_type: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    readonly: Mapped[bool | None]
+    updated_at: Mapped[datetime]
+
+
+class ChargePointEvent(Base):
+    __tablename__ = "charge_point_events"
+    __table_args__ = (Index(None, "charge_point_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)
+    timestamp: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'readonly')", name="role"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String)
+    role: Mapped[str] = mapped_column(String)
+    token_hash: Mapped[str] = mapped_column(String, unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+charge_points = cast(Table, ChargePoint.__table__)
+connectors = cast(Table, Connector.__table__)
+status_history = cast(Table, StatusHistory.__table__)
+id_tokens = cast(Table, IdTokenModel.__table__)
+transactions = cast(Table, TransactionModel.__table__)
+meter_samples = cast(Table, MeterSampleModel.__table__)
+ocpp_frames = cast(Table, OcppFrame.__table__)
+charging_profiles = cast(Table, ChargingProfileModel.__table__)
+charge_point_settings = cast(Table, ChargePointSetting.__table__)
+charge_point_events = cast(Table, ChargePointEvent.__table__)
+api_tokens = cast(Table, ApiToken.__table__)
