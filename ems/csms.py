@@ -417,6 +417,7 @@ class CentralSystem:
         samples: Sequence[MeterSample],
         offline: bool,
         stopped_reason: str | None,
+        remote_start_id: int | None = None,
     ) -> Authorization | None:
         """A 2.0.1 TransactionEvent (Started, Updated or Ended), in any order, possibly repeated.
 
@@ -454,6 +455,8 @@ class CentralSystem:
         if token is not None and tx.id_token is None:
             tx.id_token = token
         tx.offline = tx.offline or offline
+        if remote_start_id is not None:
+            tx.remote_start_id = remote_start_id
         tx.last_seq_no = max(tx.last_seq_no, seq_no)
         if event_type == "Started" or timestamp < tx.started_at:
             tx.started_at = min(tx.started_at, timestamp)

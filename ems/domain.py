@@ -179,6 +179,7 @@ class Transaction:
     stop_reason: str | None = None
     last_seq_no: int = -1
     offline: bool = False
+    remote_start_id: int | None = None
     last_energy_register_wh: float | None = None
     first_energy_register_wh: float | None = None
 

@@ -331,6 +331,7 @@ class V201Session(CsmsSession):
             samples=samples_of(extra.get("meter_value") or []),
             offline=bool(extra.get("offline", False)),
             stopped_reason=transaction_info.get("stopped_reason"),
+            remote_start_id=transaction_info.get("remote_start_id"),
         )
         if presented is None:
             return call_result.TransactionEvent()

@@ -30,6 +30,7 @@ def transaction_values(tx: Transaction) -> dict[str, Any]:
         "stop_reason": None if tx.stop_reason is None else str(tx.stop_reason),
         "last_seq_no": tx.last_seq_no,
         "offline": tx.offline,
+        "remote_start_id": tx.remote_start_id,
     }
 
 
@@ -50,6 +51,7 @@ def transaction_from_row(row: Row[Any]) -> Transaction:
         stop_reason=m["stop_reason"],
         last_seq_no=m["last_seq_no"],
         offline=bool(m["offline"]),
+        remote_start_id=m["remote_start_id"],
         last_energy_register_wh=m["last_energy_register_wh"],
         first_energy_register_wh=m["first_energy_register_wh"],
     )

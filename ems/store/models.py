@@ -130,6 +130,7 @@ class TransactionModel(Base):
     stop_reason: Mapped[str | None] = mapped_column(String)
     last_seq_no: Mapped[int]
     offline: Mapped[bool]
+    remote_start_id: Mapped[int | None]
 
 
 class MeterSampleModel(Base):

@@ -114,14 +114,15 @@ async def test_a_faulty_charge_point_does_not_disturb_another(sqlite_url: str) -
         ):
             await good.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
 
-            async def garbage() -> None:
+            async def garbage() -> list[str]:
                 for i in range(200):
                     await bad.send("garbage" if i % 2 else f'[2,"g{i}","Nope",{{}}]')
+                return [json.loads(await bad.recv())[2] for _ in range(200)]
 
             flood = asyncio.create_task(garbage())
             for _ in range(20):
                 assert (await good.call(call.Heartbeat())).current_time
-            await flood
+            assert set(await flood) == {"FormationViolation", "NotImplemented"}
             await bad.close()
             assert (await good.call(call.Heartbeat())).current_time
             assert "B" in server.ems.csms.sessions

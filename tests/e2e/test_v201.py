@@ -203,7 +203,15 @@ async def test_transaction_events_end_in_api_with_right_energy(database_url: str
         auth = await cs.call(call.Authorize(id_token=TOKEN))
         assert auth.id_token_info["status"] == "Accepted"
         started = await cs.call(
-            tx_event("Started", 0, T0, 10_000, trigger_reason="Authorized", id_token=TOKEN)
+            tx_event(
+                "Started",
+                0,
+                T0,
+                10_000,
+                trigger_reason="RemoteStart",
+                id_token=TOKEN,
+                info={"remote_start_id": 42},
+            )
         )
         assert started.id_token_info["status"] == "Accepted"
         await cs.call(tx_event("Updated", 1, T0 + timedelta(minutes=30), 15_500))
@@ -227,6 +235,8 @@ async def test_transaction_events_end_in_api_with_right_energy(database_url: str
             ).json()
             assert len(listing) == 1
             detail = (await api.get(f"/api/v1/transactions/{listing[0]['id']}")).json()
+        stored = server.ems.store.get_transaction(detail["id"])
+    assert stored is not None and stored.remote_start_id == 42
     assert detail["transaction_id"] == "tx-201-a"
     assert detail["energy_kwh"] == pytest.approx(11.0)
     assert detail["stop_reason"] == "EVDisconnected"

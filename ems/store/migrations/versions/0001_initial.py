@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("stop_reason", sa.String(), nullable=True),
         sa.Column("last_seq_no", sa.Integer(), nullable=False),
         sa.Column("offline", sa.Boolean(), nullable=False),
+        sa.Column("remote_start_id", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transactions")),
         sa.UniqueConstraint(
             "charge_point_id",
