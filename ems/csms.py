@@ -43,7 +43,7 @@ from ems.events import (
     TransactionEnded,
     TransactionStarted,
 )
-from ems.passwords import hash_password
+from ems.passwords import hash_password, verify_password
 from ems.store import ChargePointRow, IdTokenRow, Recorder, SettingRow, Store
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,15 @@ class CentralSystem:
     async def start(self) -> None:
         """Load charge points, connector states and open transactions; apply configured ones."""
         await asyncio.to_thread(self._load)
+        for cp in self.settings.charge_points:
+            await self.register_charge_point(
+                cp.id, cp.security_profile, cp.password, cp.registration, keep_password=True
+            )
+        log.info(
+            "loaded %d charge points, %d open transactions",
+            len(self.charge_points),
+            len(self._open),
+        )
 
     def _load(self) -> None:
         for row in self.store.load_charge_points():
@@ -161,10 +170,6 @@ class CentralSystem:
         for tx in self.store.load_open_transactions():
             self._track(tx)
         self._next_numeric_tx_id = self.store.max_numeric_transaction_id() + 1
-        for cp in self.settings.charge_points:
-            self.register_charge_point(
-                cp.id, cp.security_profile, cp.password, cp.registration, keep_password=True
-            )
         for token in self.settings.id_tokens:
             self.store.upsert_id_token(
                 IdTokenRow(
@@ -176,11 +181,6 @@ class CentralSystem:
                     created_at=self.clock(),
                 )
             )
-        log.info(
-            "loaded %d charge points, %d open transactions",
-            len(self.charge_points),
-            len(self._open),
-        )
 
     async def stop(self) -> None:
         for session in list(self.sessions.values()):
@@ -202,7 +202,7 @@ class CentralSystem:
 
     # ---- registration and connections --------------------------------------------------------
 
-    def register_charge_point(
+    async def register_charge_point(
         self,
         charge_point_id: str,
         security_profile: int,
@@ -211,33 +211,41 @@ class CentralSystem:
         *,
         keep_password: bool = False,
     ) -> ChargePointState:
-        """Create or update a charge point's registration (synchronous database write)."""
+        """Create or update a charge point's registration and store it.
+
+        The password is hashed off the event loop; the live state changes in one step afterwards.
+        ``keep_password`` keeps the stored hash when it already matches (configured passwords are
+        applied at every start).
+        """
+        state = self.charge_points.get(charge_point_id)
+        password_hash = state.password_hash if state is not None else None
+        if password is not None:
+            unchanged = (
+                keep_password
+                and password_hash is not None
+                and await asyncio.to_thread(verify_password, password_hash, password)
+            )
+            if not unchanged:
+                password_hash = await asyncio.to_thread(hash_password, password)
+                self._verified_passwords.pop(charge_point_id, None)
         state = self.charge_points.get(charge_point_id)
         if state is None:
             state = ChargePointState(charge_point_id, registration, security_profile)
             self.charge_points[charge_point_id] = state
         state.registration = registration
         state.security_profile = security_profile
-        if password is not None:
-            unchanged = (
-                keep_password
-                and state.password_hash
-                and self._password_matches(state.password_hash, password)
-            )
-            if not unchanged:
-                state.password_hash = hash_password(password)
-                self._verified_passwords.pop(charge_point_id, None)
-        self.store.upsert_charge_point(state.row())
+        state.password_hash = password_hash
+        await asyncio.to_thread(self.store.upsert_charge_point, state.row())
         return state
 
-    def remove_charge_point(self, charge_point_id: str) -> bool:
+    async def remove_charge_point(self, charge_point_id: str) -> bool:
+        """Close its connection and forget it; its history stays in the database."""
+        session = self.sessions.get(charge_point_id)
+        if session is not None:
+            await session.close("charge point removed from ems")
         self.charge_points.pop(charge_point_id, None)
-        return self.store.delete_charge_point(charge_point_id)
-
-    def _password_matches(self, password_hash: str, password: str) -> bool:
-        from ems.passwords import verify_password
-
-        return verify_password(password_hash, password)
+        self._verified_passwords.pop(charge_point_id, None)
+        return await asyncio.to_thread(self.store.delete_charge_point, charge_point_id)
 
     async def check_password(self, charge_point_id: str, password: str) -> bool:
         """Verify Basic-auth credentials; the hash runs off the event loop, once per password."""
@@ -247,7 +255,7 @@ class CentralSystem:
         digest = hashlib.sha256(password.encode()).hexdigest()
         if self._verified_passwords.get(charge_point_id) == digest:
             return True
-        ok = await asyncio.to_thread(self._password_matches, state.password_hash, password)
+        ok = await asyncio.to_thread(verify_password, state.password_hash, password)
         if ok:
             self._verified_passwords[charge_point_id] = digest
         return ok

@@ -13,7 +13,6 @@ from ems.app import Ems, EmsServer
 from ems.config import Settings, load_settings
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
-READER_TOKEN = "test-reader-token-0123456789abcdef"
 
 
 def make_settings(database_url: str, **sections: Any) -> Settings:

@@ -39,6 +39,7 @@ from ems.domain import (
     ChargePointOffline,
     CommandResult,
     CommandTimeout,
+    InvalidCommand,
     OcppVersion,
 )
 from ems.ocpp import schemas
@@ -200,9 +201,15 @@ class RpcSession(LibraryChargePoint):
         """Send a CALL and wait for its answer; one outstanding call per charge point (spec).
 
         ``payload`` is camelCase, as on the wire. Raises CommandTimeout, CallErrorReceived or
-        ChargePointOffline; a malformed payload raises an OCPPError before anything is sent.
+        ChargePointOffline; a payload that breaks the schema raises InvalidCommand, unsent.
         """
-        schemas.validate(self.ocpp_version, action, payload, response=False)
+        try:
+            schemas.validate(self.ocpp_version, action, payload, response=False)
+        except OCPPError as error:
+            cause = (error.details or {}).get("cause") or error.description
+            raise InvalidCommand(
+                f"{action} does not fit OCPP {self.ocpp_version.value}: {cause}"
+            ) from None
         async with self._call_lock:
             if self._closed:
                 raise ChargePointOffline(f"charge point {self.id!r} is not connected")

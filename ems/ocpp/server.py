@@ -178,6 +178,7 @@ async def ocpp_endpoint(websocket: WebSocket) -> None:
             text = message.get("text")
             if text is None:
                 text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+            csms.seen(charge_point_id)  # any frame proves the charge point is alive
             await session.route_message(text)
     except (WebSocketDisconnect, RuntimeError):
         pass

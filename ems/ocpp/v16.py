@@ -24,6 +24,7 @@ from ems.domain import (
     CommandResult,
     ConnectorStatus,
     IdToken,
+    InvalidCommand,
     MeterSample,
     OcppVersion,
     ResetKind,
@@ -99,6 +100,10 @@ def profile_16(profile: ChargingProfile) -> dict[str, Any]:
         "chargingSchedule": body,
     }
     if profile.transaction_id is not None:
+        if not profile.transaction_id.isdigit():
+            raise InvalidCommand(
+                f"1.6 transaction ids are integers, not {profile.transaction_id!r}"
+            )
         out["transactionId"] = int(profile.transaction_id)
     if profile.recurrency is not None:
         out["recurrencyKind"] = profile.recurrency
@@ -140,7 +145,6 @@ class V16Session(CsmsSession):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self) -> call_result.Heartbeat:
-        self.csms.seen(self.id)
         return call_result.Heartbeat(current_time=format_time(self.csms.clock()))
 
     @on(Action.status_notification)

@@ -282,7 +282,6 @@ class V201Session(CsmsSession):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self, **extra: Any) -> call_result.Heartbeat:
-        self.csms.seen(self.id)
         return call_result.Heartbeat(current_time=format_time(self.csms.clock()))
 
     @on(Action.status_notification)
