@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Set up ems on a fresh machine and run it: `python3 run.py serve` or `python3 run.py test`.
 
-Needs only Python 3.11+. Creates `.venv` next to this file, installs the pinned dependencies from
-`requirements.lock` (again only when the lock file changes) and then runs the requested job inside it.
+Needs only Python 3.11+. Creates `.venv` next to this file, installs the pinned dependencies
+from `requirements.lock` (again only when the lock file changes) and runs the job inside it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 
 def ensure_venv() -> None:
     """Create the virtual environment and install the locked dependencies if they changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs on whatever python3 is
         sys.exit(f"ems needs Python 3.11 or newer, this is {sys.version.split()[0]}")
     wanted = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:

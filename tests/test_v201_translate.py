@@ -38,13 +38,13 @@ from ems.domain import (
 from ems.events import ChargingNeedsReported
 from ems.ocpp import schemas
 from ems.ocpp.rpc import to_camel, to_snake
+from ems.ocpp.translate import overall_status
 from ems.ocpp.v201 import (
     V201Session,
     boot_info,
     charging_needs_of,
     charging_profile_201,
     id_token_info,
-    overall_status,
     reported_settings,
     samples_of,
     status_of,

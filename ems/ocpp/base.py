@@ -79,3 +79,22 @@ class CsmsSession(RpcSession):
             raise
         self.csms.recorder.profile(self.id, evse_id, profile, sent_at, result.status, None)
         return result
+
+    # ---- commands that read the same in every version ----------------------------------
+
+    async def get_local_list_version(self) -> CommandResult:
+        result = await self.request("GetLocalListVersion", {})
+        return CommandResult(status="Accepted", payload=result.payload)
+
+    async def clear_cache(self) -> CommandResult:
+        return await self.request("ClearCache", {})
+
+    async def data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> CommandResult:
+        payload: dict[str, Any] = {"vendorId": vendor_id}
+        if message_id is not None:
+            payload["messageId"] = message_id
+        if data is not None:
+            payload["data"] = data
+        return await self.request("DataTransfer", payload)

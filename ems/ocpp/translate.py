@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import Enum
@@ -77,6 +78,12 @@ def sample(
         context=context or "Sample.Periodic",
         location=location or "Outlet",
     )
+
+
+def overall_status(statuses: Iterable[str | None]) -> str | None:
+    """One word for several per-variable answers: the common one, else ``Mixed``."""
+    distinct = set(statuses)
+    return distinct.pop() if len(distinct) == 1 else "Mixed"
 
 
 def check_profile(evse_id: int, profile: ChargingProfile) -> None:

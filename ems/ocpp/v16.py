@@ -31,7 +31,14 @@ from ems.domain import (
     StatusReport,
 )
 from ems.ocpp.base import CsmsSession
-from ems.ocpp.translate import check_profile, format_time, parse_time, sample, to_jsonable
+from ems.ocpp.translate import (
+    check_profile,
+    format_time,
+    overall_status,
+    parse_time,
+    sample,
+    to_jsonable,
+)
 
 _TRIGGERABLE = {
     "BootNotification",
@@ -333,9 +340,9 @@ class V16Session(CsmsSession):
             results.append({"key": ref.variable, "status": answer.status})
             if answer.status in ("Accepted", "RebootRequired"):
                 self.csms.record_settings(self.id, [(ref, value, None)])
-        statuses = {r["status"] for r in results}
-        overall = statuses.pop() if len(statuses) == 1 else "Mixed"
-        return CommandResult(status=overall, payload={"results": results})
+        return CommandResult(
+            status=overall_status(r["status"] for r in results), payload={"results": results}
+        )
 
     async def get_base_report(self, report_base: str = "FullInventory") -> CommandResult:
         result = await self.get_variables()
@@ -359,20 +366,3 @@ class V16Session(CsmsSession):
             "updateType": update_type,
         }
         return await self.request("SendLocalList", payload)
-
-    async def get_local_list_version(self) -> CommandResult:
-        result = await self.request("GetLocalListVersion", {})
-        return CommandResult(status="Accepted", payload=result.payload)
-
-    async def clear_cache(self) -> CommandResult:
-        return await self.request("ClearCache", {})
-
-    async def data_transfer(
-        self, vendor_id: str, message_id: str | None = None, data: str | None = None
-    ) -> CommandResult:
-        payload: dict[str, Any] = {"vendorId": vendor_id}
-        if message_id is not None:
-            payload["messageId"] = message_id
-        if data is not None:
-            payload["data"] = data
-        return await self.request("DataTransfer", payload)

@@ -41,7 +41,14 @@ from ems.domain import (
 from ems.events import ChargingNeedsReported
 from ems.ocpp.base import CsmsSession
 from ems.ocpp.rpc import to_camel, to_snake
-from ems.ocpp.translate import check_profile, format_time, parse_time, sample, to_jsonable
+from ems.ocpp.translate import (
+    check_profile,
+    format_time,
+    overall_status,
+    parse_time,
+    sample,
+    to_jsonable,
+)
 
 _TRIGGERABLE = frozenset(get_args(TriggerableMessage)) - {"DiagnosticsStatusNotification"}
 _SETTING_APPLIED = ("Accepted", "RebootRequired")
@@ -236,12 +243,6 @@ def variable_201(ref: VariableRef) -> dict[str, Any]:
     if ref.instance is not None:
         variable["instance"] = ref.instance
     return variable
-
-
-def overall_status(statuses: Iterable[str]) -> str:
-    """One word for several per-variable answers: the common one, else ``Mixed``."""
-    distinct = set(statuses)
-    return distinct.pop() if len(distinct) == 1 else "Mixed"
 
 
 class V201Session(CsmsSession):
@@ -571,23 +572,6 @@ class V201Session(CsmsSession):
         if items:
             payload["localAuthorizationList"] = items
         return await self.request("SendLocalList", payload)
-
-    async def get_local_list_version(self) -> CommandResult:
-        result = await self.request("GetLocalListVersion", {})
-        return CommandResult(status="Accepted", payload=result.payload)
-
-    async def clear_cache(self) -> CommandResult:
-        return await self.request("ClearCache", {})
-
-    async def data_transfer(
-        self, vendor_id: str, message_id: str | None = None, data: str | None = None
-    ) -> CommandResult:
-        payload: dict[str, Any] = {"vendorId": vendor_id}
-        if message_id is not None:
-            payload["messageId"] = message_id
-        if data is not None:
-            payload["data"] = data
-        return await self.request("DataTransfer", payload)
 
 
 class V21Session(V201Session):

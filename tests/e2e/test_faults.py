@@ -96,9 +96,10 @@ async def test_malformed_16_frames_get_the_spec_callerror_and_the_connection_sta
 async def test_malformed_201_frames_get_the_spec_callerror(
     sqlite_url: str, frame: str, unique_id: str, code: str
 ) -> None:
-    async with running(settings_for(sqlite_url)) as server, websockets.connect(
-        ws_url(server.port, "C201"), subprotocols=["ocpp2.0.1"]
-    ) as ws:  # type: ignore[list-item]
+    async with (
+        running(settings_for(sqlite_url)) as server,
+        websockets.connect(ws_url(server.port, "C201"), subprotocols=["ocpp2.0.1"]) as ws,
+    ):  # type: ignore[list-item]
         answer = await raw_exchange(ws, frame)
         assert answer[:3] == [4, unique_id, code]
         assert (await raw_exchange(ws, '[2,"ok","Heartbeat",{}]'))[:2] == [3, "ok"]

@@ -396,9 +396,10 @@ class Station21(V21ChargePoint):
 
 async def test_ocpp21_station_is_served_with_the_same_messages(sqlite_url: str) -> None:
     settings = make_settings(sqlite_url, charge_points=[{"id": "CS21", "security_profile": 0}])
-    async with running(settings) as server, connected(
-        Station21, server.port, "CS21", subprotocol="ocpp2.1"
-    ) as cs:
+    async with (
+        running(settings) as server,
+        connected(Station21, server.port, "CS21", subprotocol="ocpp2.1") as cs,
+    ):
         boot = await cs.call(
             call21.BootNotification(
                 charging_station={"model": "W", "vendor_name": "ACME"}, reason="PowerUp"
