@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from ems.config import Settings
 from ems.csms import CentralSystem, Clock, utc_now
@@ -71,6 +72,11 @@ def create_app(ems: Ems) -> FastAPI:
     app.state.ems = ems
     app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
     install_api(app)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
     return app
 
 

@@ -36,10 +36,11 @@ async def _serve(settings: Settings) -> None:
     print(f"ems is running: OCPP at ws://{host}:{server.port}/ocpp/<charge point id>")
     if server.tls_port is not None:
         print(f"               and wss://{host}:{server.tls_port}/ocpp/<charge point id>")
-    print(f"REST API: {base}/api/v1  (OpenAPI: {base}/openapi.json, docs: {base}/docs)")
-    print(f"dashboard: {base}/", flush=True)
+    print(f"REST API: {base}/api/v1  (OpenAPI: {base}/openapi.json)")
+    print(f"open in a browser: {base}/  (the API's interactive docs until the dashboard lands)")
     if server.ems.bootstrap_token:
         print(f"admin API token (from api.bootstrap_admin_token): {server.ems.bootstrap_token}")
+    sys.stdout.flush()
     try:
         await server.serve_forever()
     finally:

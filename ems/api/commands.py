@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from ocpp.exceptions import OCPPError
 
 from ems.api.auth import EmsDep
 from ems.api.charge_points import charge_point_state
@@ -79,11 +78,6 @@ async def send(ems: Ems, charge_point_id: str, command: Command) -> CommandOut:
     commands = ems.csms.commands(charge_point_id)
     try:
         result = await command(commands)
-    except OCPPError as error:
-        cause = (error.details or {}).get("cause") or error.description
-        raise HTTPException(
-            422, f"the command does not fit OCPP {commands.version.value}: {cause}"
-        ) from None
     except ValueError as error:
         log.info("%s: command refused: %s", charge_point_id, error)
         raise HTTPException(422, f"invalid command: {error}") from None
