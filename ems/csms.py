@@ -126,7 +126,7 @@ class CentralSystem:
         self.clock = clock
         self.charge_points: dict[str, ChargePointState] = {}
         self.sessions: dict[str, Session] = {}
-        self._open: dict[str, Transaction] = {}
+        self._open: dict[str, dict[str, Transaction]] = {}  # charge point -> id -> running tx
         self._by_wire_id: dict[tuple[str, str], Transaction] = {}
         self._seen_seq_nos: dict[str, set[int]] = {}
         self._recently_ended: OrderedDict[str, Transaction] = OrderedDict()
@@ -147,7 +147,7 @@ class CentralSystem:
         log.info(
             "loaded %d charge points, %d open transactions",
             len(self.charge_points),
-            len(self._open),
+            sum(len(txs) for txs in self._open.values()),
         )
 
     def _load(self) -> None:
@@ -158,7 +158,17 @@ class CentralSystem:
                 security_profile=row.security_profile,
                 password_hash=row.password_hash,
                 version=OcppVersion(row.ocpp_version) if row.ocpp_version else None,
-                boot=BootInfo(vendor=row.vendor, model=row.model or "")
+                boot=BootInfo(
+                    vendor=row.vendor,
+                    model=row.model or "",
+                    serial_number=row.serial_number,
+                    firmware_version=row.firmware_version,
+                    iccid=row.iccid,
+                    imsi=row.imsi,
+                    meter_type=row.meter_type,
+                    meter_serial_number=row.meter_serial_number,
+                    reason=row.boot_reason,
+                )
                 if row.vendor is not None
                 else None,
                 last_seen_at=row.last_seen_at,
@@ -183,8 +193,9 @@ class CentralSystem:
             )
 
     async def stop(self) -> None:
-        for session in list(self.sessions.values()):
-            await session.close("ems is shutting down")
+        """Close every connection (charge points reconnect to the next ems)."""
+        sessions = list(self.sessions.values())
+        await asyncio.gather(*(s.close("ems is shutting down") for s in sessions))
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -560,11 +571,9 @@ class CentralSystem:
     # ---- queries -----------------------------------------------------------------------------
 
     def open_transactions(self, charge_point_id: str | None = None) -> list[Transaction]:
-        return [
-            tx
-            for tx in self._open.values()
-            if charge_point_id is None or tx.charge_point_id == charge_point_id
-        ]
+        if charge_point_id is not None:
+            return list(self._open.get(charge_point_id, {}).values())
+        return [tx for txs in self._open.values() for tx in txs.values()]
 
     def transaction(self, charge_point_id: str, transaction_id: str) -> Transaction | None:
         return self._by_wire_id.get((charge_point_id, transaction_id))
@@ -574,21 +583,17 @@ class CentralSystem:
     def _track(self, tx: Transaction) -> None:
         self._by_wire_id[(tx.charge_point_id, tx.transaction_id)] = tx
         if tx.active:
-            self._open[tx.id] = tx
+            self._open.setdefault(tx.charge_point_id, {})[tx.id] = tx
 
     def _open_on(self, charge_point_id: str, evse_id: int) -> Iterable[Transaction]:
-        return [
-            tx
-            for tx in self._open.values()
-            if tx.charge_point_id == charge_point_id and tx.evse_id == evse_id
-        ]
+        return [tx for tx in self._open.get(charge_point_id, {}).values() if tx.evse_id == evse_id]
 
     def _token_busy_elsewhere(self, charge_point_id: str, evse_id: int, token: IdToken) -> bool:
         return any(
             tx.id_token is not None
             and tx.id_token.id == token.id
             and (tx.charge_point_id, tx.evse_id) != (charge_point_id, evse_id)
-            for tx in self._open.values()
+            for tx in self.open_transactions()
         )
 
     def _add_samples(
@@ -617,7 +622,7 @@ class CentralSystem:
         tx.stop_reason = reason
         if meter_stop_wh is not None:
             tx.meter_stop_wh = meter_stop_wh
-        self._open.pop(tx.id, None)
+        self._open.get(tx.charge_point_id, {}).pop(tx.id, None)
         self._register_times.pop(tx.id, None)
         self._recently_ended[tx.id] = tx
         while len(self._recently_ended) > RECENTLY_ENDED:
