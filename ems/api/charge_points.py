@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -74,7 +74,7 @@ async def get_charge_point(charge_point_id: str, ems: EmsDep) -> ChargePointDeta
     await ems.recorder.barrier()
     row = await run_in_threadpool(ems.store.get_charge_point, charge_point_id)
     settings = await run_in_threadpool(ems.store.settings_of, charge_point_id)
-    now = datetime.now(UTC)
+    now = ems.csms.clock()
     return ChargePointDetailOut(
         **ChargePointOut.fields_of(state, row, charge_point_id in ems.csms.sessions),
         boot=BootOut.of(state, row),

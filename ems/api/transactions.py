@@ -6,7 +6,7 @@ moment ago is already there.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -52,7 +52,7 @@ async def list_transactions(
             offset=offset,
         )
     )
-    now = datetime.now(UTC)
+    now = ems.csms.clock()
     return [TransactionOut.of(tx, now) for tx in transactions]
 
 
@@ -80,6 +80,6 @@ async def get_transaction(
         )
     samples = await run_in_threadpool(ems.store.samples_of, transaction_pk, measurand)
     return TransactionDetailOut(
-        **TransactionOut.fields_of(tx, datetime.now(UTC)),
+        **TransactionOut.fields_of(tx, ems.csms.clock()),
         samples=[SampleOut.of(s) for s in samples],
     )

@@ -13,6 +13,7 @@ from ems.domain import (
     ChargingProfile,
     ChargingProfileKind,
     ChargingProfilePurpose,
+    ChargingSchedule,
     InvalidCommand,
     MeterSample,
 )
@@ -110,6 +111,47 @@ def check_profile(evse_id: int, profile: ChargingProfile) -> None:
         raise InvalidCommand("a Recurring profile needs a recurrency (Daily or Weekly)")
     if profile.kind is ChargingProfileKind.RELATIVE and profile.schedule.start_schedule is not None:
         raise InvalidCommand("a Relative profile has no start_schedule")
+
+
+def schedule_fields(schedule: ChargingSchedule) -> dict[str, Any]:
+    """The fields of a charging schedule both versions share, limits to one decimal as the
+    schemas allow."""
+    periods = []
+    for period in schedule.periods:
+        item: dict[str, Any] = {"startPeriod": period.start_s, "limit": round(period.limit, 1)}
+        if period.number_phases is not None:
+            item["numberPhases"] = period.number_phases
+        if period.phase_to_use is not None:
+            item["phaseToUse"] = period.phase_to_use
+        periods.append(item)
+    out: dict[str, Any] = {
+        "chargingRateUnit": schedule.unit.value,
+        "chargingSchedulePeriod": periods,
+    }
+    if schedule.start_schedule is not None:
+        out["startSchedule"] = format_time(schedule.start_schedule)
+    if schedule.duration_s is not None:
+        out["duration"] = schedule.duration_s
+    if schedule.min_rate is not None:
+        out["minChargingRate"] = round(schedule.min_rate, 1)
+    return out
+
+
+def profile_fields(profile: ChargingProfile, purpose: str) -> dict[str, Any]:
+    """The fields of a charging profile both versions share (the schedule excepted)."""
+    out: dict[str, Any] = {
+        "id": profile.id,
+        "stackLevel": profile.stack_level,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": profile.kind.value,
+    }
+    if profile.recurrency is not None:
+        out["recurrencyKind"] = profile.recurrency
+    if profile.valid_from is not None:
+        out["validFrom"] = format_time(profile.valid_from)
+    if profile.valid_to is not None:
+        out["validTo"] = format_time(profile.valid_to)
+    return out
 
 
 def to_jsonable(value: Any) -> Any:

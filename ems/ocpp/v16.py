@@ -36,7 +36,9 @@ from ems.ocpp.translate import (
     format_time,
     overall_status,
     parse_time,
+    profile_fields,
     sample,
+    schedule_fields,
     to_jsonable,
 )
 
@@ -82,42 +84,16 @@ def samples_of(meter_values: Sequence[dict[str, Any]]) -> list[MeterSample]:
 
 
 def profile_16(profile: ChargingProfile) -> dict[str, Any]:
-    schedule = profile.schedule
-    periods = []
-    for period in schedule.periods:
-        item: dict[str, Any] = {"startPeriod": period.start_s, "limit": round(period.limit, 1)}
-        if period.number_phases is not None:
-            item["numberPhases"] = period.number_phases
-        periods.append(item)
-    body: dict[str, Any] = {
-        "chargingRateUnit": schedule.unit.value,
-        "chargingSchedulePeriod": periods,
-    }
-    if schedule.duration_s is not None:
-        body["duration"] = schedule.duration_s
-    if schedule.start_schedule is not None:
-        body["startSchedule"] = format_time(schedule.start_schedule)
-    if schedule.min_rate is not None:
-        body["minChargingRate"] = round(schedule.min_rate, 1)
-    out: dict[str, Any] = {
-        "chargingProfileId": profile.id,
-        "stackLevel": profile.stack_level,
-        "chargingProfilePurpose": profile.purpose.value,
-        "chargingProfileKind": profile.kind.value,
-        "chargingSchedule": body,
-    }
-    if profile.transaction_id is not None:
-        if not profile.transaction_id.isdigit():
-            raise InvalidCommand(
-                f"1.6 transaction ids are integers, not {profile.transaction_id!r}"
-            )
-        out["transactionId"] = int(profile.transaction_id)
-    if profile.recurrency is not None:
-        out["recurrencyKind"] = profile.recurrency
-    if profile.valid_from is not None:
-        out["validFrom"] = format_time(profile.valid_from)
-    if profile.valid_to is not None:
-        out["validTo"] = format_time(profile.valid_to)
+    """csChargingProfiles: the 1.6 names, one schedule, an integer transaction id."""
+    if any(period.phase_to_use is not None for period in profile.schedule.periods):
+        raise InvalidCommand("OCPP 1.6 cannot choose the phase a single-phase car uses")
+    out = profile_fields(profile, profile.purpose.value)
+    out["chargingProfileId"] = out.pop("id")
+    out["chargingSchedule"] = schedule_fields(profile.schedule)
+    if (transaction_id := profile.transaction_id) is not None:
+        if not transaction_id.isdigit():
+            raise InvalidCommand(f"1.6 transaction ids are integers, not {transaction_id!r}")
+        out["transactionId"] = int(transaction_id)
     return out
 
 

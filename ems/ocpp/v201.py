@@ -46,7 +46,9 @@ from ems.ocpp.translate import (
     format_time,
     overall_status,
     parse_time,
+    profile_fields,
     sample,
+    schedule_fields,
     to_jsonable,
 )
 
@@ -187,40 +189,9 @@ def purpose_201(purpose: ChargingProfilePurpose) -> str:
 
 
 def charging_profile_201(profile: ChargingProfile) -> dict[str, Any]:
-    """ChargingProfileType; limits rounded to the one decimal 2.0.1 accepts."""
-    schedule = profile.schedule
-    periods = []
-    for period in schedule.periods:
-        item: dict[str, Any] = {"startPeriod": period.start_s, "limit": round(period.limit, 1)}
-        if period.number_phases is not None:
-            item["numberPhases"] = period.number_phases
-        if period.phase_to_use is not None:
-            item["phaseToUse"] = period.phase_to_use
-        periods.append(item)
-    body: dict[str, Any] = {
-        "id": schedule.id,
-        "chargingRateUnit": schedule.unit.value,
-        "chargingSchedulePeriod": periods,
-    }
-    if schedule.start_schedule is not None:
-        body["startSchedule"] = format_time(schedule.start_schedule)
-    if schedule.duration_s is not None:
-        body["duration"] = schedule.duration_s
-    if schedule.min_rate is not None:
-        body["minChargingRate"] = round(schedule.min_rate, 1)
-    out: dict[str, Any] = {
-        "id": profile.id,
-        "stackLevel": profile.stack_level,
-        "chargingProfilePurpose": purpose_201(profile.purpose),
-        "chargingProfileKind": profile.kind.value,
-        "chargingSchedule": [body],
-    }
-    if profile.recurrency is not None:
-        out["recurrencyKind"] = profile.recurrency
-    if profile.valid_from is not None:
-        out["validFrom"] = format_time(profile.valid_from)
-    if profile.valid_to is not None:
-        out["validTo"] = format_time(profile.valid_to)
+    """ChargingProfileType: a list of schedules with ids, the 2.0.1 purpose names."""
+    out = profile_fields(profile, purpose_201(profile.purpose))
+    out["chargingSchedule"] = [{"id": profile.schedule.id, **schedule_fields(profile.schedule)}]
     if profile.transaction_id is not None:
         out["transactionId"] = profile.transaction_id
     return out
