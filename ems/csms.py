@@ -13,10 +13,10 @@ import hashlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ems.commands import ChargePointCommands, VariableRef
 from ems.config import Settings
@@ -25,6 +25,7 @@ from ems.domain import (
     AuthorizationStatus,
     BootInfo,
     ChargePointOffline,
+    CommandError,
     IdToken,
     MeterSample,
     OcppVersion,
@@ -134,6 +135,7 @@ class CentralSystem:
         self._next_numeric_tx_id = 1
         self._listeners: list[Callable[[Event], None]] = []
         self._verified_passwords: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -243,11 +245,29 @@ class CentralSystem:
         if state is None:
             state = ChargePointState(charge_point_id, registration, security_profile)
             self.charge_points[charge_point_id] = state
+        newly_accepted = (
+            state.registration is not Registration.ACCEPTED
+            and registration is Registration.ACCEPTED
+        )
         state.registration = registration
         state.security_profile = security_profile
         state.password_hash = password_hash
         await asyncio.to_thread(self.store.upsert_charge_point, state.row())
+        if newly_accepted and charge_point_id in self.sessions:
+            self._background(self._trigger_boot(charge_point_id))
         return state
+
+    async def _trigger_boot(self, charge_point_id: str) -> None:
+        """Let a charge point that was waiting (Pending) boot now rather than at its next retry."""
+        try:
+            await self.commands(charge_point_id).trigger_message("BootNotification")
+        except CommandError as error:
+            log.info("%s: could not trigger its BootNotification: %s", charge_point_id, error)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def remove_charge_point(self, charge_point_id: str) -> bool:
         """Close its connection and forget it; its history stays in the database."""

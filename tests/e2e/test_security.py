@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ssl
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as V16ChargePoint
-from ocpp.v16 import call
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import Action
 from websockets.exceptions import InvalidMessage, InvalidStatus
 
 from tests.clients import basic_auth, connected
-from tests.conftest import make_settings, running
+from tests.conftest import ADMIN_TOKEN, make_settings, running
 
 PASSWORD = "s3cret-password-0001"
 
@@ -214,3 +219,41 @@ async def test_profile_3_needs_a_client_certificate_from_the_ca_naming_the_charg
         assert (
             await boots(server.tls_port, "P3", ssl_context=pki.client_context("P3")) == "Accepted"
         )
+
+
+class Waiting(V16ChargePoint):
+    """Boots again as soon as ems triggers it, as a Pending charge point should."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rebooted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    @on(Action.trigger_message)
+    async def on_trigger(self, requested_message: str, **kw: Any) -> call_result.TriggerMessage:
+        return call_result.TriggerMessage(status="Accepted")
+
+    @after(Action.trigger_message)
+    async def boot_again(self, requested_message: str, **kw: Any) -> None:
+        boot = call.BootNotification(charge_point_model="M", charge_point_vendor="V")
+        self.rebooted.set_result((await self.call(boot)).status)
+
+
+async def test_accepting_a_pending_charge_point_lets_it_boot_at_once(
+    sqlite_url: str, pki: Pki
+) -> None:
+    async with (
+        running(tls_settings(sqlite_url, pki)) as server,
+        connected(Waiting, server.port, "PENDING", subprotocol="ocpp1.6") as cp,
+    ):
+        first = await cp.call(
+            call.BootNotification(charge_point_model="M", charge_point_vendor="V")
+        )
+        assert (first.status, first.interval) == ("Pending", 60)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as api:
+            answer = await api.patch(
+                "/api/v1/charge-points/PENDING",
+                json={"registration": "Accepted"},
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+        assert answer.status_code == 200
+        assert await asyncio.wait_for(cp.rebooted, 5) == "Accepted"
