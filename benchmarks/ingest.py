@@ -11,24 +11,31 @@ Prints the figures, and as its last line a JSON object with the keys ``connectio
 ``msgs_per_s``, ``p99_ms`` and ``lost_samples``.
 
     python benchmarks/ingest.py --connections 10000 --senders 200 --seconds 30
+    python benchmarks/ingest.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+With ``--postgres URL`` the server writes to a fresh database created next to the one URL names
+(and dropped afterwards) instead of SQLite.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import sqlalchemy
 import websockets
 
 SAMPLES_PER_MESSAGE = 7
@@ -56,7 +63,35 @@ def meter_values(seq: int) -> str:
     return json.dumps([2, f"m{seq}", "MeterValues", payload], separators=(",", ":"))
 
 
-def start_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
+@contextlib.contextmanager
+def database(folder: Path, postgres_url: str | None) -> Iterator[str]:
+    """A fresh, empty database URL: a SQLite file, or a new PostgreSQL database."""
+    if postgres_url is None:
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    admin = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    name = f"ems_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield str(sqlalchemy.make_url(postgres_url).set(database=name))
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def count_samples(url: str) -> int:
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = "SELECT count(*) FROM meter_samples WHERE charge_point_id LIKE 'BENCH%'"
+            return int(connection.execute(sqlalchemy.text(query)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def start_server(folder: Path, port: int, database_url: str) -> subprocess.Popen[bytes]:
     config = folder / "bench.toml"
     config.write_text(
         f"""
@@ -66,7 +101,7 @@ port = {port}
 ws_ping_interval_s = 300
 
 [database]
-url = "sqlite:///{folder / "bench.db"}"
+url = "{database_url}"
 
 [ocpp]
 auto_register = true
@@ -169,12 +204,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--connect-concurrency", type=int, default=100)
     parser.add_argument("--port", type=int, default=0, help="0: pick a free one")
+    parser.add_argument("--postgres", metavar="URL", help="write to PostgreSQL instead of SQLite")
     args = parser.parse_args()
     raise_fd_limit()
-    with tempfile.TemporaryDirectory(prefix="ems-bench-") as tmp:
-        folder = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ems-bench-")))
+        database_url = stack.enter_context(database(folder, args.postgres))
         port = args.port or _free_port()
-        server = start_server(folder, port)
+        server = start_server(folder, port, database_url)
         try:
             try:
                 import uvloop
@@ -185,10 +222,7 @@ def main() -> None:
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=300)
-        with sqlite3.connect(folder / "bench.db") as db:
-            persisted = db.execute(
-                "SELECT count(*) FROM meter_samples WHERE charge_point_id LIKE 'BENCH%'"
-            ).fetchone()[0]
+        persisted = count_samples(database_url)
     sent = int(figures["messages"]) * SAMPLES_PER_MESSAGE
     print(f"connections held:   {figures['connections']:.0f}")
     print(
@@ -198,6 +232,7 @@ def main() -> None:
     print(f"messages per second:{figures['msgs_per_s']:10.0f}")
     print(f"latency p50 / p99:  {figures['p50_ms']:.1f} / {figures['p99_ms']:.1f} ms")
     print(f"samples sent / persisted: {sent} / {persisted}")
+    print(f"database:           {'PostgreSQL' if args.postgres else 'SQLite'}")
     print(
         json.dumps(
             {
