@@ -52,9 +52,16 @@ class Ems:
                 self.bootstrap_token = token
 
     async def stop(self) -> None:
-        """Close every connection, then write everything still queued (nothing is lost)."""
-        await self.csms.stop()
-        await asyncio.to_thread(self.recorder.stop)
+        """Write everything still queued (nothing is lost), then let go of the database.
+
+        Call it once no charge point is connected any more (``EmsServer.stop`` sees to that).
+        """
+        while True:
+            try:
+                await asyncio.to_thread(self.recorder.stop, 30.0)
+                break
+            except TimeoutError:
+                log.warning("still writing %d queued operations", self.recorder.pending)
         self.store.dispose()
 
 
@@ -152,6 +159,7 @@ class EmsServer:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
+        """Close the charge points' connections, stop listening, then stop ems."""
         await self.ems.csms.stop()
         for server, _ in self._servers:
             server.should_exit = True
