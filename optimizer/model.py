@@ -159,6 +159,24 @@ class Session:
         return max(0.0, self.energy_requested_kwh - self.energy_delivered_kwh)
 
 
+def loaded_phases(charger: Charger, session: Session | None) -> tuple[int, ...]:
+    """The site phases a session on ``charger`` draws its per-phase current from.
+
+    A car using fewer phases than the charger has draws on the charger's first ones
+    (``phases_used``). A line-to-line charger always draws through both of its lines: the car's
+    single phase is connected across them, so ``phases_used`` does not reduce it.
+    """
+    if session is None or charger.line_to_line or session.phases_used is None:
+        return charger.phases
+    return charger.phases[: min(session.phases_used, len(charger.phases))]
+
+
+def watts_per_amp(charger: Charger, session: Session | None) -> float:
+    """Power per ampere of per-phase current for this session on this charger [W/A]."""
+    share = len(loaded_phases(charger, session)) / len(charger.phases)
+    return charger.watts_per_amp * share
+
+
 # A car drawing this much below its applied limit is limiting itself (battery tail, full).
 SELF_LIMITING_MARGIN_A = 1.0
 
@@ -174,9 +192,7 @@ def session_max_current_a(charger: Charger, session: Session) -> float:
     if session.max_current_a is not None:
         limit = min(limit, session.max_current_a)
     if session.measured_power_w is not None and session.applied_limit_a is not None:
-        phases = min(session.phases_used or len(charger.phases), len(charger.phases))
-        watts_per_amp = charger.watts_per_amp * phases / len(charger.phases)
-        measured_a = session.measured_power_w / watts_per_amp
+        measured_a = session.measured_power_w / watts_per_amp(charger, session)
         if measured_a < session.applied_limit_a - SELF_LIMITING_MARGIN_A:
             limit = min(limit, measured_a + SELF_LIMITING_MARGIN_A)
     return max(0.0, limit)

@@ -98,3 +98,9 @@ def test_a_car_drawing_well_below_its_limit_frees_the_rest() -> None:
     assert session_max_current_a(charger, single_phase_car) == 32
     capped = Session("s", "A", 40, 3600, max_current_a=16)
     assert session_max_current_a(charger, capped) == 16
+
+
+def test_a_line_to_line_charger_draws_through_both_lines_whatever_the_car() -> None:
+    charger = Charger("ll", "root", phases=(0, 1), voltage_v=208, line_to_line=True)
+    car = Session("s", "ll", 40, 3600, phases_used=1, measured_power_w=208 * 8, applied_limit_a=32)
+    assert session_max_current_a(charger, car) == pytest.approx(9.0)
