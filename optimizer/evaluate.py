@@ -49,26 +49,29 @@ def delivered_kwh(problem: Problem, current_a: FloatArray) -> dict[str, float]:
     }
 
 
-def unmet_kwh(problem: Problem, session: Session, delivered: float) -> float:
-    """Energy the session misses at its departure under this plan [kWh].
+def required_kwh(problem: Problem, session: Session) -> float:
+    """The energy the plan owes the session within the horizon [kWh].
 
-    Departure within the horizon: remaining energy minus what was delivered (all of which is
-    delivered before departure, see the presence rule in :mod:`optimizer.circuits`).
+    Departure within the horizon: all of the remaining energy (delivered before departure, see
+    the presence rule in :mod:`optimizer.circuits`).
 
     Departure beyond the horizon's end: the plan cannot be blamed for energy it could still
-    deliver later, nor credited for energy it merely postpones. It is held to the pro-rata
-    share of the remaining energy for the part of the car's stay that lies inside the horizon,
-    ``remaining * (end - start) / (departure - start)`` with ``start = max(arrival, 0)``; what
-    it delivers short of that share counts as unmet. A car arriving after the horizon has no
-    share yet.
+    deliver later, nor credited for energy it merely postpones. It owes the pro-rata share of
+    the remaining energy for the part of the car's stay that lies inside the horizon,
+    ``remaining * (end - start) / (departure - start)`` with ``start = max(arrival, 0)``. A car
+    arriving after the horizon has no share yet.
     """
     remaining = session.energy_remaining_kwh
     end_s = problem.horizon.end_s
     if session.departure_s <= end_s:
-        return max(0.0, remaining - delivered)
+        return remaining
     start_s = max(session.arrival_s, 0.0)
-    share = max(0.0, end_s - start_s) / (session.departure_s - start_s)
-    return max(0.0, remaining * share - delivered)
+    return remaining * max(0.0, end_s - start_s) / (session.departure_s - start_s)
+
+
+def unmet_kwh(problem: Problem, session: Session, delivered: float) -> float:
+    """Energy the session misses under this plan [kWh]: what it is owed minus what it gets."""
+    return max(0.0, required_kwh(problem, session) - delivered)
 
 
 def make_plan(

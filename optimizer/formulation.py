@@ -1,0 +1,101 @@
+"""The charge-scheduling LP, stated once: both solver paths build exactly this model.
+
+``optimizer.lp_pulp`` writes it readably with PuLP; ``optimizer.lp_highs`` builds the same
+matrices with numpy/scipy.sparse for HiGHS. They must agree on the optimal objective within 1e-6
+relative, so any change here is a change to both.
+
+Variables
+---------
+``x[i, t] >= 0``
+    per-phase current of charger ``i`` in slot ``t`` [A], only where a session is present for the
+    whole slot (:func:`optimizer.circuits.present_mask`); elsewhere 0 and not a variable.
+    Upper bound :func:`optimizer.circuits.current_bounds_a` (charger, car and battery-tail limits).
+``u[s] >= 0``
+    energy session ``s`` misses [kWh].
+``peak >= tariff.peak_so_far_kw``
+    the site's highest EV power over the horizon [kW]; only when the demand charge is not 0.
+``0 <= fair <= 1``
+    the smallest fraction of what it is owed that any session receives; only with sessions owed
+    energy.
+
+With ``k[i, t] = watts_per_amp(i) * hours[t] / 1000`` [kWh per A] and ``R[s]`` =
+:func:`optimizer.evaluate.required_kwh`:
+
+Constraints
+-----------
+1. Circuits: for every row ``r`` of :class:`optimizer.circuits.CircuitTree` (node phase current,
+   node power, extra linear constraint) and slot ``t``:
+   ``rows_lower[r, t] <= sum_i rows[r, i] * x[i, t] <= rows_upper[r, t]`` (infinite sides omitted).
+2. No more than asked: ``sum_t k[i, t] x[i, t] <= remaining[s]`` for the session ``s`` on ``i``.
+3. Owed energy: ``sum_t k[i, t] x[i, t] + u[s] >= R[s]``.
+4. Peak: ``sum_i watts_per_amp(i) / 1000 * x[i, t] - peak <= 0`` for every slot ``t``.
+5. Fairness: ``R[s] * fair - sum_t k[i, t] x[i, t] <= 0`` for every session with ``R[s] > 0``.
+
+Objective (minimize), lexicographic by weights
+----------------------------------------------
+``W.unmet * sum_s priority[s] u[s]``
+``+ sum_{i,t} price[t] * k[i, t] x[i, t] + demand_charge_per_kw * peak``   (cost)
+``- W.early * sum_{i,t} earliness[t] * k[i, t] x[i, t]``                  (charge earlier)
+``- W.fair * fair``                                                       (share fairly)
+
+with ``earliness[t] = 1 - mid[t] / end`` in (0, 1): energy is rewarded a little, early energy more.
+
+Guarantee (see :func:`weights`): delivering one more kWh raises the objective by at most
+``max price + demand_charge / shortest slot [h]`` (the tie-breakers only reward delivery), and
+``W.unmet`` times the smallest priority is ten times that, so no solution ever trades owed energy
+for cost or for a tie-breaker: the unmet energy is exactly the minimum possible. The tie-breakers
+together move the objective by at most ``W.early * sum(remaining) + W.fair``, which
+:func:`weights` keeps to 1e-6 of the typical energy cost, so the cost is optimal up to that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.evaluate import required_kwh
+from optimizer.model import FloatArray, Problem
+
+# Relative size of the tie-breakers against the energy cost of the plan.
+TIE_BREAK_SHARE = 1e-6
+# How many times the largest marginal cost of a kWh one unmet kWh weighs.
+UNMET_SAFETY = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Objective weights: per priority-weighted unmet kWh, per kWh-late, per unit of fairness."""
+
+    unmet: float
+    early: float
+    fair: float
+
+
+def weights(problem: Problem) -> Weights:
+    """Weights that make the objective lexicographic (unmet, then cost, then tie-breakers)."""
+    price = np.asarray(problem.tariff.import_price_per_kwh, dtype=float)
+    hours = problem.horizon.hours
+    owed = sum(s.energy_remaining_kwh for s in problem.sessions)
+    typical_cost = max(float(np.abs(price).mean()) * max(owed, 1.0), 1e-3)
+    budget = TIE_BREAK_SHARE * typical_cost
+    early = budget / (2.0 * max(owed, 1.0))
+    fair = budget / 2.0
+    marginal_per_kwh = (
+        float(np.abs(price).max()) + problem.tariff.demand_charge_per_kw / float(hours.min())
+    )
+    min_priority = min((s.priority for s in problem.sessions), default=1.0)
+    unmet = UNMET_SAFETY * max(marginal_per_kwh, 1e-3) / min_priority + 1.0
+    return Weights(unmet=unmet, early=early, fair=fair)
+
+
+def owed_kwh(problem: Problem) -> dict[str, float]:
+    """``R[s]``: the energy each session is owed within the horizon, by session id."""
+    return {s.id: required_kwh(problem, s) for s in problem.sessions}
+
+
+def slot_earliness(problem: Problem) -> FloatArray:
+    """``earliness[t] = 1 - mid[t] / end``: how early in the horizon each slot lies, in (0, 1)."""
+    horizon = problem.horizon
+    mid_s = horizon.starts_s + np.asarray(horizon.durations_s, dtype=float) / 2.0
+    return np.asarray(1.0 - mid_s / horizon.end_s, dtype=float)
