@@ -25,7 +25,8 @@ Constraints
 -----------
 1. Circuits: for every row ``r`` of :class:`optimizer.circuits.CircuitTree` (node phase current,
    node power, extra linear constraint) and slot ``t``:
-   ``rows_lower[r, t] <= sum_i rows[r, i] * x[i, t] <= rows_upper[r, t]`` (infinite sides omitted).
+   ``rows_lower[r, t] <= sum_i rows[r, i] * x[i, t] <= rows_upper[r, t]`` (infinite sides omitted;
+   a row with no variable in slot ``t``, no car present below it, is left out: it cannot bind).
 2. No more than asked: ``sum_t k[i, t] x[i, t] <= remaining[s]`` for the session ``s`` on ``i``.
 3. Owed energy: ``sum_t k[i, t] x[i, t] + u[s] >= R[s]``.
 4. Peak: ``sum_i watts_per_amp(i) / 1000 * x[i, t] - peak <= 0`` for every slot ``t``.
@@ -46,6 +47,11 @@ Guarantee (see :func:`weights`): delivering one more kWh raises the objective by
 for cost or for a tie-breaker: the unmet energy is exactly the minimum possible. The tie-breakers
 together move the objective by at most ``W.early * sum(remaining) + W.fair``, which
 :func:`weights` keeps to 1e-6 of the typical energy cost, so the cost is optimal up to that.
+
+Because the tie-breakers are that small, solvers must run with tight dual tolerances (1e-10)
+for them to act at all, and objective agreement between two solvers is only as good as
+``W.unmet`` times their solution precision. A staged solve (unmet, then cost, then
+tie-breakers, each fixing the previous optimum) would remove both caveats.
 """
 
 from __future__ import annotations
@@ -77,9 +83,12 @@ def weights(problem: Problem) -> Weights:
     price = np.asarray(problem.tariff.import_price_per_kwh, dtype=float)
     hours = problem.horizon.hours
     owed = sum(s.energy_remaining_kwh for s in problem.sessions)
-    typical_cost = max(float(np.abs(price).mean()) * max(owed, 1.0), 1e-3)
+    mean_price = float(np.abs(price).mean())
+    typical_cost = max(mean_price * max(owed, 1.0), 1e-3)
     budget = TIE_BREAK_SHARE * typical_cost
-    early = budget / (2.0 * max(owed, 1.0))
+    # Computed directly (not budget / owed): the same problem must give bit-identical weights,
+    # or a warm re-solve sees every cost change by one ulp.
+    early = TIE_BREAK_SHARE * max(mean_price, 1e-3 / max(owed, 1.0)) / 2.0
     fair = budget / 2.0
     marginal_per_kwh = (
         float(np.abs(price).max()) + problem.tariff.demand_charge_per_kw / float(hours.min())
