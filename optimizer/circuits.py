@@ -20,6 +20,7 @@ phases and power
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -49,15 +50,16 @@ def present_mask(problem: Problem) -> BoolArray:
     """(chargers, slots): True where a session is present for the whole slot."""
     starts_s = problem.horizon.starts_s
     ends_s = starts_s + np.asarray(problem.horizon.durations_s, dtype=float)
-    on = problem.session_on()
-    mask = np.zeros((len(problem.chargers), problem.horizon.slots), dtype=bool)
-    for i, charger in enumerate(problem.chargers):
-        session = on.get(charger.id)
-        if session is not None:
-            mask[i] = (starts_s >= session.arrival_s - TIME_EPSILON_S) & (
-                ends_s <= session.departure_s + TIME_EPSILON_S
-            )
-    return mask
+    index = problem.charger_index
+    arrival_s = np.full(len(problem.chargers), np.inf)
+    departure_s = np.full(len(problem.chargers), -np.inf)
+    for session in problem.sessions:
+        i = index[session.charger_id]
+        arrival_s[i] = session.arrival_s
+        departure_s[i] = session.departure_s
+    return (starts_s[None, :] >= arrival_s[:, None] - TIME_EPSILON_S) & (
+        ends_s[None, :] <= departure_s[:, None] + TIME_EPSILON_S
+    )
 
 
 def max_current_a(problem: Problem) -> FloatArray:
@@ -115,26 +117,8 @@ class CircuitTree:
     @classmethod
     def build(cls, problem: Problem) -> CircuitTree:
         slots = problem.horizon.slots
-        node_ids = tuple(c.id for c in problem.circuits)
-        node = {n: k for k, n in enumerate(node_ids)}
-        parent = {c.id: c.parent_id for c in problem.circuits}
-        on = problem.session_on()
-        subtree: dict[str, list[int]] = {n: [] for n in node_ids}
-        phase_entries: list[tuple[int, int]] = []
-        power_entries: list[tuple[int, int, float]] = []
-        for i, charger in enumerate(problem.chargers):
-            session = on.get(charger.id)
-            kw_per_a = watts_per_amp(charger, session) / 1000.0
-            circuit: str | None = charger.circuit_id
-            while circuit is not None:
-                subtree[circuit].append(i)
-                k = node[circuit]
-                phase_entries += [(PHASES * k + p, i) for p in loaded_phases(charger, session)]
-                power_entries.append((k, i, kw_per_a))
-                circuit = parent[circuit]
-        n, m = len(node_ids), len(problem.chargers)
-        phase_matrix = _csr([(r, c, 1.0) for r, c in phase_entries], (n * PHASES, m))
-        power_matrix = _csr(power_entries, (n, m))
+        structure = _structure(problem)
+        n, constraints = len(structure.node_ids), len(problem.constraints)
         phase_limits = np.full((n * PHASES, slots), np.inf)
         power_limits = np.full((n, slots), np.inf)
         for k, circuit_node in enumerate(problem.circuits):
@@ -144,37 +128,22 @@ class CircuitTree:
             power = circuit_node.power_limits_kw(slots)
             if power is not None:
                 power_limits[k] = power
-        index = problem.charger_index
-        constraint_matrix = _csr(
-            [
-                (r, index[cid], float(coefficient))
-                for r, con in enumerate(problem.constraints)
-                for cid, coefficient in con.coefficients.items()
-            ],
-            (len(problem.constraints), m),
-        )
         lower = np.array(
             [-np.inf if c.lower_a is None else c.lower_a for c in problem.constraints], dtype=float
         )
         upper = np.array([c.upper_a for c in problem.constraints], dtype=float)
-        labels = (
-            tuple(f"circuit {n_id} phase L{p + 1}" for n_id in node_ids for p in range(PHASES))
-            + tuple(f"circuit {n_id} power" for n_id in node_ids)
-            + tuple(f"constraint {c.id}" for c in problem.constraints)
-        )
-        constraints = len(problem.constraints)
         return cls(
-            node_ids=node_ids,
-            subtree_chargers={k: tuple(v) for k, v in subtree.items()},
-            phase_matrix=phase_matrix,
-            power_matrix_kw_per_a=power_matrix,
+            node_ids=structure.node_ids,
+            subtree_chargers=structure.subtree_chargers,
+            phase_matrix=structure.phase_matrix,
+            power_matrix_kw_per_a=structure.power_matrix,
             phase_limits_a=phase_limits,
             power_limits_kw=power_limits,
             constraint_ids=tuple(c.id for c in problem.constraints),
-            constraint_matrix=constraint_matrix,
+            constraint_matrix=structure.constraint_matrix,
             constraint_lower_a=lower,
             constraint_upper_a=upper,
-            rows=sp.csr_matrix(sp.vstack([phase_matrix, power_matrix, constraint_matrix])),
+            rows=structure.rows,
             rows_lower=np.vstack(
                 [
                     np.full((n * PHASES + n, slots), -np.inf),
@@ -188,8 +157,102 @@ class CircuitTree:
                     np.tile(upper[:, None], (1, slots)).reshape(constraints, slots),
                 ]
             ),
-            row_labels=labels,
+            row_labels=structure.row_labels,
         )
+
+
+@dataclass(frozen=True)
+class _Structure:
+    """The slot-independent part of a :class:`CircuitTree`: its matrices and labels."""
+
+    node_ids: tuple[str, ...]
+    subtree_chargers: Mapping[str, tuple[int, ...]]
+    phase_matrix: sp.csr_matrix
+    power_matrix: sp.csr_matrix
+    constraint_matrix: sp.csr_matrix
+    rows: sp.csr_matrix
+    row_labels: tuple[str, ...]
+
+
+class _StructureKey:
+    """A problem, compared only by what its tree's matrices depend on.
+
+    That is the chargers, the circuits' ids and parents, the constraints' coefficients and,
+    through :func:`loaded_phases`, each session's ``phases_used``; not the limits. A re-plan
+    seconds later has the same ones, and building the matrices is most of the work.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.key = (
+            problem.chargers,
+            tuple((c.id, c.parent_id) for c in problem.circuits),
+            tuple((c.id, tuple(c.coefficients.items())) for c in problem.constraints),
+            frozenset((s.charger_id, s.phases_used) for s in problem.sessions if s.phases_used),
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _StructureKey) and self.key == other.key
+
+
+def _structure(problem: Problem) -> _Structure:
+    """The matrices of ``problem``'s tree, from the cache when their inputs are unchanged."""
+    return _cached_structure(_StructureKey(problem))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_structure(key: _StructureKey) -> _Structure:
+    return _build_structure(key.problem)
+
+
+def _build_structure(problem: Problem) -> _Structure:
+    node_ids = tuple(c.id for c in problem.circuits)
+    node = {n: k for k, n in enumerate(node_ids)}
+    parent = {c.id: c.parent_id for c in problem.circuits}
+    on = problem.session_on()
+    subtree: dict[str, list[int]] = {n: [] for n in node_ids}
+    phase_entries: list[tuple[int, int]] = []
+    power_entries: list[tuple[int, int, float]] = []
+    for i, charger in enumerate(problem.chargers):
+        session = on.get(charger.id)
+        kw_per_a = watts_per_amp(charger, session) / 1000.0
+        phases = loaded_phases(charger, session)
+        circuit: str | None = charger.circuit_id
+        while circuit is not None:
+            subtree[circuit].append(i)
+            k = node[circuit]
+            phase_entries += [(PHASES * k + p, i) for p in phases]
+            power_entries.append((k, i, kw_per_a))
+            circuit = parent[circuit]
+    n, m = len(node_ids), len(problem.chargers)
+    phase_matrix = _csr([(r, c, 1.0) for r, c in phase_entries], (n * PHASES, m))
+    power_matrix = _csr(power_entries, (n, m))
+    index = problem.charger_index
+    constraint_matrix = _csr(
+        [
+            (r, index[cid], float(coefficient))
+            for r, con in enumerate(problem.constraints)
+            for cid, coefficient in con.coefficients.items()
+        ],
+        (len(problem.constraints), m),
+    )
+    labels = (
+        tuple(f"circuit {n_id} phase L{p + 1}" for n_id in node_ids for p in range(PHASES))
+        + tuple(f"circuit {n_id} power" for n_id in node_ids)
+        + tuple(f"constraint {c.id}" for c in problem.constraints)
+    )
+    return _Structure(
+        node_ids=node_ids,
+        subtree_chargers={k: tuple(v) for k, v in subtree.items()},
+        phase_matrix=phase_matrix,
+        power_matrix=power_matrix,
+        constraint_matrix=constraint_matrix,
+        rows=sp.csr_matrix(sp.vstack([phase_matrix, power_matrix, constraint_matrix])),
+        row_labels=labels,
+    )
 
 
 def _csr(entries: list[tuple[int, int, float]], shape: tuple[int, int]) -> sp.csr_matrix:

@@ -90,8 +90,8 @@ def weights(problem: Problem) -> Weights:
     # or a warm re-solve sees every cost change by one ulp.
     early = TIE_BREAK_SHARE * max(mean_price, 1e-3 / max(owed, 1.0)) / 2.0
     fair = budget / 2.0
-    marginal_per_kwh = (
-        float(np.abs(price).max()) + problem.tariff.demand_charge_per_kw / float(hours.min())
+    marginal_per_kwh = float(np.abs(price).max()) + problem.tariff.demand_charge_per_kw / float(
+        hours.min()
     )
     min_priority = min((s.priority for s in problem.sessions), default=1.0)
     unmet = UNMET_SAFETY * max(marginal_per_kwh, 1e-3) / min_priority + 1.0
