@@ -47,6 +47,7 @@ from optimizer.circuits import CircuitTree, current_bounds_a
 from optimizer.evaluate import make_plan, required_kwh
 from optimizer.formulation import slot_earliness, weights
 from optimizer.model import FloatArray, Plan, PlanStatus, Problem, watts_per_amp
+from optimizer.scheduler import Scheduler, fallback_plan
 
 IntArray = npt.NDArray[np.int64]
 
@@ -274,13 +275,18 @@ class HighsScheduler:
     name = "lp-highs"
 
     def __init__(
-        self, time_limit_s: float = 30.0, cold_solver: str = "simplex", warm_simplex: str = "auto"
+        self,
+        time_limit_s: float = 30.0,
+        cold_solver: str = "simplex",
+        warm_simplex: str = "auto",
+        fallback: Scheduler | None = None,
     ) -> None:
         if warm_simplex not in (*_SIMPLEX_STRATEGY, "auto"):
             raise ValueError(f"warm_simplex is one of {sorted([*_SIMPLEX_STRATEGY, 'auto'])}")
         self.time_limit_s = time_limit_s
         self.cold_solver = cold_solver
         self.warm_simplex = warm_simplex
+        self.fallback: Scheduler = fallback if fallback is not None else EarliestDeadlineFirst()
         self._model: _Model | None = None
 
     def plan(self, problem: Problem) -> Plan:
@@ -288,14 +294,8 @@ class HighsScheduler:
         solution = self.solve(problem)
         elapsed = time.perf_counter() - started
         if solution.current_a is None:
-            fallback = EarliestDeadlineFirst().plan(problem)
-            return make_plan(
-                problem,
-                fallback.current_a,
-                status=PlanStatus.FALLBACK,
-                solver=self.name,
-                solve_time_s=elapsed,
-                notes=(f"HiGHS ended with {solution.status}: earliest-deadline-first plan",),
+            return fallback_plan(
+                self.fallback, problem, f"HiGHS ended with {solution.status}", elapsed
             )
         how = "warm re-solve" if solution.warm else "cold build"
         return make_plan(

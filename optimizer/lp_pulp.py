@@ -12,7 +12,6 @@ the fallback scheduler's plan is returned with status ``FALLBACK`` and a note sa
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from optimizer.circuits import CircuitTree, current_bounds_a, present_mask
 from optimizer.evaluate import make_plan, site_power_kw
 from optimizer.formulation import owed_kwh, slot_earliness, weights
 from optimizer.model import FloatArray, Plan, PlanStatus, Problem, Session, watts_per_amp
-from optimizer.scheduler import Scheduler
+from optimizer.scheduler import Scheduler, fallback_plan
 
 # A solver value this little above its upper bound, relative to the bound, is rounding and is set
 # to the bound: CBC hands its solution over as text with 8 significant digits.
@@ -278,13 +277,7 @@ class PulpScheduler:
         return None
 
     def _fall_back(self, problem: Problem, reason: str, started: float) -> Plan:
-        plan = self.fallback.plan(problem)
-        return dataclasses.replace(
-            plan,
-            status=PlanStatus.FALLBACK,
-            solve_time_s=time.perf_counter() - started,
-            notes=(*plan.notes, f"{reason}; plan by {self.fallback.name}"),
-        )
+        return fallback_plan(self.fallback, problem, reason, time.perf_counter() - started)
 
 
 def _snap_to_bounds(current_a: FloatArray, bound_a: FloatArray) -> FloatArray:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from optimizer import violations
+from optimizer import EarliestDeadlineFirst, violations
 from optimizer.formulation import slot_earliness, weights
 from optimizer.lp_highs import HighsScheduler
 from optimizer.model import Circuit, PlanStatus, Problem, Session, Tariff
@@ -196,8 +196,9 @@ def test_other_chargers_rebuild_the_model_cold() -> None:
 def test_time_limit_falls_back_to_earliest_deadline_first() -> None:
     plan = HighsScheduler(time_limit_s=1e-9).plan(site())
     assert plan.status is PlanStatus.FALLBACK
-    assert plan.solver == "lp-highs"
-    assert "earliest-deadline-first" in plan.notes[0]
+    assert plan.solver == "edf"
+    assert "HiGHS ended with" in plan.notes[-1] and "plan by edf" in plan.notes[-1]
+    np.testing.assert_array_equal(plan.current_a, EarliestDeadlineFirst().plan(site()).current_a)
 
 
 @LP_EXAMPLES
