@@ -93,14 +93,20 @@ def make_plan(
     shape = (len(problem.chargers), problem.horizon.slots)
     if current_a.shape != shape:
         raise ValueError(f"current_a has shape {current_a.shape}, expected {shape}")
-    site_kw = site_power_kw(problem, current_a)
+    power = power_w(problem, current_a)  # once: the figures below are all made from it
+    site_kw = power.sum(axis=0) / 1000.0
     price = np.asarray(problem.tariff.import_price_per_kwh, dtype=float)
     peak_kw = float(max(0.0, site_kw.max()))
-    delivered = delivered_kwh(problem, current_a)
+    planned = (power * present_mask(problem) * problem.horizon.hours[None, :] / 1000.0).sum(axis=1)
+    index = problem.charger_index
+    delivered = {  # as delivered_kwh
+        s.id: float(min(planned[index[s.charger_id]], s.energy_remaining_kwh))
+        for s in problem.sessions
+    }
     return Plan(
         charger_ids=tuple(c.id for c in problem.chargers),
         current_a=current_a,
-        power_w=power_w(problem, current_a),
+        power_w=power,
         limit_now_a=clamp(problem, current_a[:, 0]),
         delivered_kwh=delivered,
         unmet_kwh={s.id: unmet_kwh(problem, s, delivered[s.id]) for s in problem.sessions},

@@ -39,7 +39,8 @@ Objective (minimize), lexicographic by weights
 ``- W.early * sum_{i,t} earliness[t] * k[i, t] x[i, t]``                  (charge earlier)
 ``- W.fair * fair``                                                       (share fairly)
 
-with ``earliness[t] = 1 - mid[t] / end`` in (0, 1): energy is rewarded a little, early energy more.
+with ``earliness[t] = 1 - (t + 0.5) / slots`` in (0, 1) (by slot index, so that it does not move
+between re-plans on the same slot grid): energy is rewarded a little, early energy more.
 
 Guarantee (see :func:`weights`): delivering one more kWh raises the objective by at most
 ``max price + demand_charge / shortest slot [h]`` (the tie-breakers only reward delivery), and
@@ -104,7 +105,11 @@ def owed_kwh(problem: Problem) -> dict[str, float]:
 
 
 def slot_earliness(problem: Problem) -> FloatArray:
-    """``earliness[t] = 1 - mid[t] / end``: how early in the horizon each slot lies, in (0, 1)."""
-    horizon = problem.horizon
-    mid_s = horizon.starts_s + np.asarray(horizon.durations_s, dtype=float) / 2.0
-    return np.asarray(1.0 - mid_s / horizon.end_s, dtype=float)
+    """``earliness[t] = 1 - (t + 0.5) / slots``: how early in the horizon each slot lies, in (0, 1).
+
+    By slot index, not by seconds from now: a re-plan seconds later on the same slot grid (the
+    first slot shorter, the horizon's end nearer) gives every slot the same earliness, so the
+    objective's costs only change where the data do and a warm re-solve keeps its duals.
+    """
+    slots = problem.horizon.slots
+    return np.asarray(1.0 - (np.arange(slots, dtype=float) + 0.5) / slots, dtype=float)

@@ -24,7 +24,7 @@ departures and horizon shifts are bound changes. A later call with the same char
 slot count, the same circuit rows with finite bounds and the same demand-charge presence keeps
 the model and changes only what changed: column bounds and costs, row bounds, the ``E``
 coefficients (slot durations), the ``fair`` coefficients (owed energy). HiGHS then re-solves
-from its previous basis (primal or dual simplex by size). Changing the coefficient of an entry
+from its previous basis (by default its parallel dual simplex). Changing the coefficient of an entry
 that exists is cheap; inserting or deleting one in the middle of HiGHS's column-wise matrix
 moves every entry after it, so a charger whose circuit coefficients change (a car using fewer
 phases than the one before) gets fresh columns appended at the end and its old ones are fixed
@@ -55,11 +55,11 @@ IntArray = npt.NDArray[np.int64]
 # fairness) weigh about 1e-6 of the energy cost, below HiGHS's default 1e-7, which stops before
 # honouring them (two cars short of capacity: one gets everything, the other nothing).
 DUAL_TOLERANCE = 1e-10
-_SIMPLEX_STRATEGY = {"dual": 1, "primal": 4}
-# warm_simplex "auto": primal below this many x columns, dual from it on (measured medians of
-# the benchmark's warm re-plans: N = 1000 primal 114 ms, dual 136 ms; N = 5000 primal 1138 ms,
-# dual 707 ms).
-_AUTO_DUAL_COLUMNS = 250_000
+_SIMPLEX_STRATEGY = {"dual": 1, "dual-sip": 2, "primal": 4}
+# warm_simplex "auto" is "dual-sip", HiGHS's parallel dual simplex (simplex_strategy 2): with
+# slot earliness by index a re-plan changes few costs and mostly bounds, which the dual simplex
+# takes in its stride. Measured medians of the benchmark's warm re-plans on 2 cores: N = 1000
+# primal 122 ms, dual 127 ms, dual-sip 108 ms; N = 5000 dual 707 ms, dual-sip 577 ms.
 # Relative change below which a cost counts as unchanged (rounding noise, not data).
 _COST_RTOL = 1e-12
 # Rebuild cold once this share of the x columns are retired (fixed at 0 after a re-wiring).
@@ -268,7 +268,7 @@ class HighsScheduler:
 
     ``cold_solver`` is the HiGHS ``solver`` option for a fresh model (``"simplex"``, ``"ipm"``,
     ``"choose"``); re-solves of a kept model start from the last basis with ``warm_simplex``
-    (``"primal"``, ``"dual"``, or ``"auto"``: primal for small models, dual for large ones).
+    (``"primal"``, ``"dual"``, ``"dual-sip"`` (parallel dual), or ``"auto"``: ``"dual-sip"``).
     One instance per site: a problem with other chargers or circuits rebuilds the model.
     """
 
@@ -321,7 +321,7 @@ class HighsScheduler:
         highs.setOptionValue("solver", "simplex" if warm else self.cold_solver)
         strategy = self.warm_simplex if warm else "dual"
         if strategy == "auto":
-            strategy = "dual" if lp.chargers * lp.slots >= _AUTO_DUAL_COLUMNS else "primal"
+            strategy = "dual-sip"
         highs.setOptionValue("simplex_strategy", _SIMPLEX_STRATEGY[strategy])
         # Cost perturbation (about 2e-6 of a cost) is larger than the tie-breakers: cleaning it
         # up afterwards took thousands of primal iterations, warm and cold (N = 1000 cold: 6166
