@@ -8,7 +8,7 @@ from typing import Any
 from ocpp.exceptions import SecurityError
 
 from ems.csms import CentralSystem
-from ems.domain import CommandError, CommandResult, Registration
+from ems.domain import CommandError, CommandResult, OcppVersion, Registration
 from ems.ocpp.rpc import RpcSession
 
 
@@ -40,7 +40,7 @@ class CsmsSession(RpcSession):
         self._close = close
 
     @property
-    def version(self) -> Any:
+    def version(self) -> OcppVersion:
         return self.ocpp_version
 
     async def close(self, reason: str) -> None:
