@@ -222,6 +222,71 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+
+# -- Control loop (ems.control) ------------------------------------------------------------------
+
+
+class ControlCycleModel(Base):
+    """One control cycle of a site: what the optimizer was given and answered, what was sent."""
+
+    __tablename__ = "control_cycles"
+    __table_args__ = (Index(None, "site_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(String)
+    started_at: Mapped[datetime]
+    trigger: Mapped[str] = mapped_column(String)
+    duration_ms: Mapped[float]
+    solve_ms: Mapped[float]
+    status: Mapped[str] = mapped_column(String)
+    solver: Mapped[str] = mapped_column(String)
+    sessions: Mapped[int]
+    chargers: Mapped[int]
+    limits_sent: Mapped[int]
+    capacity_kw: Mapped[float | None]
+    planned_kw: Mapped[float]
+    measured_kw: Mapped[float | None]
+    unmet_kwh: Mapped[float]
+    energy_cost: Mapped[float]
+    notes: Mapped[dict[str, Any]]
+
+
+class ControlLimitModel(Base):
+    """A limit the control loop sent to a charger (only changes are sent) and the answer."""
+
+    __tablename__ = "control_limits"
+    __table_args__ = (Index(None, "charge_point_id", "sent_at"), Index(None, "cycle_id"))
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    cycle_id: Mapped[int | None]
+    site_id: Mapped[str] = mapped_column(String)
+    charge_point_id: Mapped[str] = mapped_column(String)
+    evse_id: Mapped[int]
+    transaction_id: Mapped[str | None] = mapped_column(String)
+    purpose: Mapped[str] = mapped_column(String)
+    limit_a: Mapped[float]
+    limit_w: Mapped[float | None]
+    unit: Mapped[str] = mapped_column(String)
+    reason: Mapped[str] = mapped_column(String)
+    sent_at: Mapped[datetime]
+    status: Mapped[str | None] = mapped_column(String)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ChargingNeedModel(Base):
+    """Departure time and energy of a transaction, from the car (ISO 15118) or the driver."""
+
+    __tablename__ = "charging_needs"
+
+    transaction_pk: Mapped[str] = mapped_column(String, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(String)
+    evse_id: Mapped[int]
+    source: Mapped[str] = mapped_column(String)
+    departure_at: Mapped[datetime | None]
+    energy_kwh: Mapped[float | None]
+    updated_at: Mapped[datetime]
+
+
 charge_points = cast(Table, ChargePoint.__table__)
 connectors = cast(Table, Connector.__table__)
 status_history = cast(Table, StatusHistory.__table__)
@@ -233,3 +298,6 @@ charging_profiles = cast(Table, ChargingProfileModel.__table__)
 charge_point_settings = cast(Table, ChargePointSetting.__table__)
 charge_point_events = cast(Table, ChargePointEvent.__table__)
 api_tokens = cast(Table, ApiToken.__table__)
+control_cycles = cast(Table, ControlCycleModel.__table__)
+control_limits = cast(Table, ControlLimitModel.__table__)
+charging_needs = cast(Table, ChargingNeedModel.__table__)

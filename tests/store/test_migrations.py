@@ -6,9 +6,11 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from ems.store import Store
+from ems.store.migrate import alembic_config
 from ems.store.models import Base
 from tests.dbs import postgres_database, sqlite_url
 
@@ -21,7 +23,8 @@ def _migrate_twice_and_compare(url: str) -> None:
         with store.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
-            assert context.get_current_revision() == "0001"
+            head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+            assert context.get_current_revision() == head
             tables = set(inspect(connection).get_table_names())
         assert tables == {*Base.metadata.tables, "alembic_version"}
     finally:
