@@ -12,8 +12,10 @@ from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Double,
+    ForeignKey,
     Index,
     MetaData,
     String,
@@ -287,6 +289,157 @@ class ChargingNeedModel(Base):
     updated_at: Mapped[datetime]
 
 
+# -- Payments (ems.payments) ---------------------------------------------------------------------
+# The ledger writes synchronously in its own transactions (never through the recorder), so its
+# tables do have foreign keys. Money is BIGINT minor units (cents); see ems.payments.money.
+
+CUSTOMER_ACCOUNT_KINDS = "('wallet', 'fleet')"
+
+
+class PaymentAccountModel(Base):
+    """A ledger account: a customer's wallet or fleet account, or a system account.
+
+    ``balance_minor`` and ``held_minor`` are kept in step with the entries and the active holds in
+    the same transaction; the check constraint is the last line of defence against an overdraft.
+    """
+
+    __tablename__ = "payment_accounts"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('wallet', 'fleet', 'cash', 'revenue', 'refunds', 'adjustments', 'card')",
+            name="kind",
+        ),
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("held_minor >= 0", name="held"),
+        CheckConstraint(
+            "credit_limit_minor = 0 OR (kind = 'fleet' AND credit_limit_minor > 0)",
+            name="credit_limit",
+        ),
+        CheckConstraint(
+            f"kind NOT IN {CUSTOMER_ACCOUNT_KINDS} "
+            "OR balance_minor - held_minor + credit_limit_minor >= 0",
+            name="funds",
+        ),
+        Index(None, "kind"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    kind: Mapped[str] = mapped_column(String)
+    name: Mapped[str] = mapped_column(String)
+    currency: Mapped[str] = mapped_column(String)
+    credit_limit_minor: Mapped[int] = mapped_column(BigInteger)
+    balance_minor: Mapped[int] = mapped_column(BigInteger)
+    held_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PaymentJournalModel(Base):
+    """One balanced movement of money: its entries sum to zero per currency."""
+
+    __tablename__ = "payment_journals"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('top_up', 'adjustment', 'capture', 'refund')", name="kind"
+        ),
+        Index(None, "payment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime]
+    reference: Mapped[str | None] = mapped_column(String)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String)
+    hold_id: Mapped[str | None] = mapped_column(String)
+    payment_id: Mapped[str | None] = mapped_column(String)
+    external_id: Mapped[str | None] = mapped_column(String)
+
+
+class PaymentEntryModel(Base):
+    """One leg of a journal on one account, with the account's balance right after it."""
+
+    __tablename__ = "payment_entries"
+    __table_args__ = (
+        CheckConstraint("amount_minor <> 0", name="amount"),
+        Index(None, "account_id", "id"),
+        Index(None, "journal_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    journal_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("payment_journals.id"))
+    account_id: Mapped[str] = mapped_column(String, ForeignKey("payment_accounts.id"))
+    currency: Mapped[str] = mapped_column(String)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    balance_after_minor: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class PaymentHoldModel(Base):
+    """Funds reserved on an account (or a card authorization) until captured, voided or expired."""
+
+    __tablename__ = "payment_holds"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'captured', 'voided', 'expired')", name="status"),
+        CheckConstraint("amount_minor > 0", name="amount"),
+        CheckConstraint(
+            "captured_minor IS NULL OR captured_minor BETWEEN 0 AND amount_minor", name="captured"
+        ),
+        Index(None, "account_id", "status"),
+        Index(None, "status", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String, ForeignKey("payment_accounts.id"))
+    currency: Mapped[str] = mapped_column(String)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String)
+    reference: Mapped[str | None] = mapped_column(String)
+    provider: Mapped[str] = mapped_column(String)
+    payment_method: Mapped[str | None] = mapped_column(String)
+    external_id: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    captured_minor: Mapped[int | None] = mapped_column(BigInteger)
+    payment_id: Mapped[str | None] = mapped_column(String)
+
+
+class PaymentModel(Base):
+    """A captured hold; ``refunded_minor`` can never exceed ``amount_minor``."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount_minor >= 0", name="amount"),
+        CheckConstraint("refunded_minor BETWEEN 0 AND amount_minor", name="refunded"),
+        Index(None, "account_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    hold_id: Mapped[str] = mapped_column(String, ForeignKey("payment_holds.id"), unique=True)
+    account_id: Mapped[str] = mapped_column(String, ForeignKey("payment_accounts.id"))
+    currency: Mapped[str] = mapped_column(String)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger)
+    journal_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("payment_journals.id"))
+    provider: Mapped[str] = mapped_column(String)
+    external_id: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime]
+
+
+class PaymentIdempotencyKeyModel(Base):
+    """The first request made with an idempotency key and what it produced."""
+
+    __tablename__ = "payment_idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    operation: Mapped[str] = mapped_column(String)
+    request_hash: Mapped[str] = mapped_column(String)
+    result_id: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime]
+
+
 charge_points = cast(Table, ChargePoint.__table__)
 connectors = cast(Table, Connector.__table__)
 status_history = cast(Table, StatusHistory.__table__)
@@ -301,3 +454,9 @@ api_tokens = cast(Table, ApiToken.__table__)
 control_cycles = cast(Table, ControlCycleModel.__table__)
 control_limits = cast(Table, ControlLimitModel.__table__)
 charging_needs = cast(Table, ChargingNeedModel.__table__)
+payment_accounts = cast(Table, PaymentAccountModel.__table__)
+payment_journals = cast(Table, PaymentJournalModel.__table__)
+payment_entries = cast(Table, PaymentEntryModel.__table__)
+payment_holds = cast(Table, PaymentHoldModel.__table__)
+payments = cast(Table, PaymentModel.__table__)
+payment_idempotency_keys = cast(Table, PaymentIdempotencyKeyModel.__table__)
