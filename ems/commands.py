@@ -59,6 +59,31 @@ class VariableRef:
         return f"{self.component}.{self.variable}" if self.component else self.variable
 
 
+# What the control loop asks every charger to meter during a transaction.
+CONTROL_MEASURANDS = (
+    "Energy.Active.Import.Register",
+    "Power.Active.Import",
+    "Current.Import",
+    "SoC",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SmartChargingCapabilities:
+    """What a charger says about its smart charging; None (or empty) where it did not say.
+
+    ``rate_units`` are the units its charging schedules may use (1.6
+    ``ChargingScheduleAllowedChargingRateUnit``, 2.0.1 ``SmartChargingCtrlr.RateUnit``);
+    ``max_stack_level`` its highest stack level (``ChargeProfileMaxStackLevel``,
+    ``SmartChargingCtrlr.ProfileStackLevel``); ``max_periods`` how many periods a schedule may
+    have (``ChargingScheduleMaxPeriods``, ``SmartChargingCtrlr.PeriodsPerSchedule``).
+    """
+
+    rate_units: tuple[ChargingRateUnit, ...] = ()
+    max_stack_level: int | None = None
+    max_periods: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class LocalListEntry:
     """One id token of a local authorization list; ``authorization`` None removes it."""
@@ -116,6 +141,14 @@ class ChargePointCommands(Protocol):
     async def set_variables(self, values: Sequence[tuple[VariableRef, str]]) -> CommandResult: ...
 
     async def get_base_report(self, report_base: str = "FullInventory") -> CommandResult: ...
+
+    async def smart_charging_capabilities(self) -> SmartChargingCapabilities:
+        """Read the charger's smart-charging configuration (units, stack levels, periods)."""
+        ...
+
+    async def configure_metering(self, measurands: Sequence[str], interval_s: int) -> CommandResult:
+        """Have the charger report ``measurands`` every ``interval_s`` during transactions."""
+        ...
 
     async def send_local_list(
         self,

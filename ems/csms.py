@@ -34,6 +34,7 @@ from ems.domain import (
     Transaction,
 )
 from ems.events import (
+    ChargePointAccepted,
     ChargePointBooted,
     ChargePointConnected,
     ChargePointDisconnected,
@@ -339,6 +340,10 @@ class CentralSystem:
         self.recorder.charge_point_boot(charge_point_id, version, info, self.clock())
         self._publish(ChargePointBooted(charge_point_id, info))
         return state.registration
+
+    def accepted(self, charge_point_id: str) -> None:
+        """The charge point's boot was answered Accepted (called after the answer went out)."""
+        self._publish(ChargePointAccepted(charge_point_id))
 
     def registration(self, charge_point_id: str) -> Registration:
         return self.charge_points[charge_point_id].registration

@@ -30,6 +30,13 @@ class ChargePointBooted:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargePointAccepted:
+    """A charge point's BootNotification was answered Accepted: it now takes commands."""
+
+    charge_point_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StatusChanged:
     charge_point_id: str
     report: StatusReport
@@ -71,6 +78,7 @@ Event = (
     ChargePointConnected
     | ChargePointDisconnected
     | ChargePointBooted
+    | ChargePointAccepted
     | StatusChanged
     | TransactionStarted
     | TransactionEnded

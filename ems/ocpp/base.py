@@ -80,6 +80,10 @@ class CsmsSession(RpcSession):
         self.csms.recorder.profile(self.id, evse_id, profile, sent_at, result.status, None)
         return result
 
+    async def after_reply(self, action: str, answer: dict[str, Any]) -> None:
+        if action == "BootNotification" and answer.get("status") == Registration.ACCEPTED:
+            self.csms.accepted(self.id)
+
     # ---- commands that read the same in every version ----------------------------------
 
     async def get_local_list_version(self) -> CommandResult:

@@ -188,6 +188,10 @@ class RpcSession(LibraryChargePoint):
             await self._reply_error(unique_id, InternalError(details={}))
             return
         await self._send_frame(_dumps([CALL_RESULT, unique_id, answer]))
+        await self.after_reply(action, answer)
+
+    async def after_reply(self, action: str, answer: dict[str, Any]) -> None:
+        """Called once a CALL's result has been sent (follow-ups that must come after it)."""
 
     async def _reply_error(self, unique_id: str, error: OCPPError) -> None:
         description = error.description or getattr(error, "default_description", "")

@@ -13,6 +13,7 @@ from ems.domain import (
     ChargingProfile,
     ChargingProfileKind,
     ChargingProfilePurpose,
+    ChargingRateUnit,
     ChargingSchedule,
     InvalidCommand,
     MeterSample,
@@ -79,6 +80,21 @@ def sample(
         context=context or "Sample.Periodic",
         location=location or "Outlet",
     )
+
+
+def rate_units(text: str | None) -> tuple[ChargingRateUnit, ...]:
+    """Charging rate units from a configuration value: 1.6 ``"Current,Power"``, 2.0.1 ``"A,W"``."""
+    names = {"current": ChargingRateUnit.A, "a": ChargingRateUnit.A}
+    names |= {"power": ChargingRateUnit.W, "w": ChargingRateUnit.W}
+    units = [names.get(part.strip().lower()) for part in (text or "").split(",")]
+    return tuple(dict.fromkeys(u for u in units if u is not None))
+
+
+def int_or_none(text: str | None) -> int | None:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        return None
 
 
 def overall_status(statuses: Iterable[str | None]) -> str | None:

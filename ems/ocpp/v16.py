@@ -13,7 +13,12 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from ems.commands import LocalListEntry, TriggerableMessage, VariableRef
+from ems.commands import (
+    LocalListEntry,
+    SmartChargingCapabilities,
+    TriggerableMessage,
+    VariableRef,
+)
 from ems.domain import (
     Authorization,
     BootInfo,
@@ -34,9 +39,11 @@ from ems.ocpp.base import CsmsSession
 from ems.ocpp.translate import (
     check_profile,
     format_time,
+    int_or_none,
     overall_status,
     parse_time,
     profile_fields,
+    rate_units,
     sample,
     schedule_fields,
     to_jsonable,
@@ -318,6 +325,27 @@ class V16Session(CsmsSession):
                 self.csms.record_settings(self.id, [(ref, value, None)])
         return CommandResult(
             status=overall_status(r["status"] for r in results), payload={"results": results}
+        )
+
+    async def smart_charging_capabilities(self) -> SmartChargingCapabilities:
+        keys = ("ChargingScheduleAllowedChargingRateUnit", "ChargeProfileMaxStackLevel",
+                "ChargingScheduleMaxPeriods")  # fmt: skip
+        result = await self.get_variables([VariableRef(key) for key in keys])
+        values = {
+            item["key"]: item.get("value") for item in result.payload.get("configurationKey", [])
+        }
+        return SmartChargingCapabilities(
+            rate_units=rate_units(values.get(keys[0])),
+            max_stack_level=int_or_none(values.get(keys[1])),
+            max_periods=int_or_none(values.get(keys[2])),
+        )
+
+    async def configure_metering(self, measurands: Sequence[str], interval_s: int) -> CommandResult:
+        return await self.set_variables(
+            [
+                (VariableRef("MeterValuesSampledData"), ",".join(measurands)),
+                (VariableRef("MeterValueSampleInterval"), str(interval_s)),
+            ]
         )
 
     async def get_base_report(self, report_base: str = "FullInventory") -> CommandResult:

@@ -20,7 +20,12 @@ from ocpp.v21.enums import Action as Action21
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
-from ems.commands import LocalListEntry, TriggerableMessage, VariableRef
+from ems.commands import (
+    LocalListEntry,
+    SmartChargingCapabilities,
+    TriggerableMessage,
+    VariableRef,
+)
 from ems.csms import CentralSystem
 from ems.domain import (
     Authorization,
@@ -44,9 +49,11 @@ from ems.ocpp.rpc import to_camel, to_snake
 from ems.ocpp.translate import (
     check_profile,
     format_time,
+    int_or_none,
     overall_status,
     parse_time,
     profile_fields,
+    rate_units,
     sample,
     schedule_fields,
     to_jsonable,
@@ -521,6 +528,29 @@ class V201Session(CsmsSession):
         self._record_settings(applied)
         status = overall_status(r["status"] for r in results)
         return CommandResult(status=status, payload={"results": results})
+
+    async def smart_charging_capabilities(self) -> SmartChargingCapabilities:
+        names = ("RateUnit", "ProfileStackLevel", "PeriodsPerSchedule")
+        refs = [VariableRef(name, "SmartChargingCtrlr") for name in names]
+        result = await self.get_variables(refs)
+        values = {
+            answer["variable"]["name"]: answer.get("attribute_value")
+            for answer in to_snake(result.payload.get("getVariableResult", []))
+            if answer["attribute_status"] == "Accepted"
+        }
+        return SmartChargingCapabilities(
+            rate_units=rate_units(values.get("RateUnit")),
+            max_stack_level=int_or_none(values.get("ProfileStackLevel")),
+            max_periods=int_or_none(values.get("PeriodsPerSchedule")),
+        )
+
+    async def configure_metering(self, measurands: Sequence[str], interval_s: int) -> CommandResult:
+        return await self.set_variables(
+            [
+                (VariableRef("TxUpdatedMeasurands", "SampledDataCtrlr"), ",".join(measurands)),
+                (VariableRef("TxUpdatedInterval", "SampledDataCtrlr"), str(interval_s)),
+            ]
+        )
 
     async def get_base_report(self, report_base: str = "FullInventory") -> CommandResult:
         """Ask for a report; its values arrive by NotifyReport and are recorded there."""

@@ -34,7 +34,10 @@ from ems.store.types import UtcDateTime
 log = logging.getLogger(__name__)
 
 # Operation kinds; an operation is a tuple (kind, payload).
-BOOT, SEEN, TRANSACTION, STATUS, SETTINGS, SAMPLES, FRAME, PROFILE, EVENT, BARRIER = range(10)
+(
+    BOOT, SEEN, TRANSACTION, STATUS, SETTINGS, SAMPLES, FRAME, PROFILE, EVENT, BARRIER,
+    CONTROL_CYCLE, CONTROL_LIMITS, CHARGING_NEED,
+) = range(13)  # fmt: skip
 
 Op = tuple[int, Any]
 
@@ -96,6 +99,10 @@ class BatchWriter:
         self._frames = insert(m.ocpp_frames)
         self._profiles = insert(m.charging_profiles)
         self._events = insert(m.charge_point_events)
+        self._cycles = insert(m.control_cycles)
+        self._limits = insert(m.control_limits)
+        needs_columns = [c.name for c in m.charging_needs.c if c.name != "transaction_pk"]
+        self._needs = upsert(dialect, m.charging_needs, ["transaction_pk"], needs_columns)
         # The append-only tables that take nearly all rows. On PostgreSQL they are written with
         # COPY: about three times less CPU per row than psycopg's pipelined executemany.
         self._copiers = (
@@ -140,6 +147,9 @@ class BatchWriter:
         frames: list[dict[str, Any]] = []
         profiles: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
+        cycles: list[dict[str, Any]] = []
+        limits: list[dict[str, Any]] = []
+        needs: dict[str, dict[str, Any]] = {}
         barriers: list[Callable[[], None]] = []
         bad_ops = 0
         for kind, payload in ops:
@@ -172,6 +182,12 @@ class BatchWriter:
                     events.append(payload)
                 elif kind == BARRIER:
                     barriers.append(payload)
+                elif kind == CONTROL_CYCLE:
+                    cycles.append(payload)
+                elif kind == CONTROL_LIMITS:
+                    limits.extend(payload)
+                elif kind == CHARGING_NEED:
+                    needs[payload["transaction_pk"]] = payload
                 else:
                     raise ValueError(f"unknown recorder operation kind {kind}")
             except Exception:
@@ -190,6 +206,9 @@ class BatchWriter:
             Step("ocpp_frames", self._frames, frames, copy=True),
             Step("charging_profiles", self._profiles, profiles),
             Step("charge_point_events", self._events, events),
+            Step("control_cycles", self._cycles, cycles),
+            Step("control_limits", self._limits, limits),
+            Step("charging_needs", self._needs, list(needs.values())),
         ]
         return [step for step in steps if step.rows], barriers
 

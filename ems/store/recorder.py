@@ -16,6 +16,9 @@ from ems.domain import BootInfo, MeterSample, StatusReport, Transaction
 from ems.store.batch import (
     BARRIER,
     BOOT,
+    CHARGING_NEED,
+    CONTROL_CYCLE,
+    CONTROL_LIMITS,
     EVENT,
     FRAME,
     PROFILE,
@@ -291,6 +294,16 @@ class Recorder:
                 },
             )
         )
+
+    def control_cycle(self, cycle: dict[str, Any], limits: Sequence[dict[str, Any]]) -> None:
+        """Append a control cycle (with its own ``id``) and the limits it sent."""
+        self._put((CONTROL_CYCLE, cycle))
+        if limits:
+            self._put((CONTROL_LIMITS, list(limits)))
+
+    def charging_need(self, values: dict[str, Any]) -> None:
+        """Upsert a transaction's departure time and energy (``transaction_pk`` is the key)."""
+        self._put((CHARGING_NEED, values))
 
     # -- writer ------------------------------------------------------------------------------
 

@@ -330,6 +330,52 @@ class Store:
         query = query.order_by(t.c.timestamp.desc(), t.c.id.desc()).limit(limit)
         return [EventRow(**row._asdict()) for row in self._all(query)]
 
+    # -- control loop ------------------------------------------------------------------------
+
+    def max_control_cycle_id(self) -> int:
+        """The highest control cycle id so far (0 without any): cycle ids are given by ems."""
+        with self.engine.connect() as connection:
+            value = connection.execute(select(func.max(m.control_cycles.c.id))).scalar_one()
+        return int(value or 0)
+
+    def control_cycles(
+        self, site_id: str, limit: int = 100, before_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """A site's control cycles, newest first; ``before_id`` pages back."""
+        t = m.control_cycles
+        query = select(t).where(t.c.site_id == site_id)
+        if before_id is not None:
+            query = query.where(t.c.id < before_id)
+        query = query.order_by(t.c.id.desc()).limit(limit)
+        return [row._asdict() for row in self._all(query)]
+
+    def control_limits(
+        self,
+        *,
+        cycle_id: int | None = None,
+        charge_point_id: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Limits the control loop sent (of one cycle or one charge point), newest first."""
+        t = m.control_limits
+        query = select(t)
+        if cycle_id is not None:
+            query = query.where(t.c.cycle_id == cycle_id)
+        if charge_point_id is not None:
+            query = query.where(t.c.charge_point_id == charge_point_id)
+        query = query.order_by(t.c.id.desc()).limit(limit)
+        return [row._asdict() for row in self._all(query)]
+
+    def charging_needs_of(self, transaction_pks: list[str]) -> list[dict[str, Any]]:
+        """Stored departure times and energies of the given transactions."""
+        if not transaction_pks:
+            return []
+        t = m.charging_needs
+        return [
+            row._asdict()
+            for row in self._all(select(t).where(t.c.transaction_pk.in_(transaction_pks)))
+        ]
+
     def count_samples(self) -> int:
         return self._count(m.meter_samples)
 
