@@ -22,6 +22,7 @@ from optimizer.evaluate import (
     site_power_kw,
     unmet_kwh,
 )
+from optimizer.minimum import limits_now_a, lowest_currents_a, minimum_floor_a
 from optimizer.model import loaded_phases, watts_per_amp
 from optimizer.scheduler import Scheduler
 
@@ -36,9 +37,12 @@ __all__ = [
     "clamp",
     "current_bounds_a",
     "delivered_kwh",
+    "limits_now_a",
     "loaded_phases",
+    "lowest_currents_a",
     "make_plan",
     "max_current_a",
+    "minimum_floor_a",
     "planned_energy_kwh",
     "power_w",
     "present_mask",

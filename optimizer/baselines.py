@@ -9,6 +9,10 @@ its charger's steps and either 0 or at least ``min_current_a``, and it never tak
 most the headroom every row it is in still has. An extra constraint's ``lower_a > 0`` is not
 enforced (a greedy scheduler only gives current; zero already misses such a bound).
 
+In slot 0 the sessions charging now first get their floor,
+:func:`~optimizer.minimum.minimum_floor_a` (the minimum-current rule: a running car is not paused
+when the site can carry its minimum); each scheduler then shares out the rest its own way.
+
 They differ in who is served first:
 
 - :class:`Uncontrolled`: every car at its maximum, first come first served by arrival.
@@ -38,6 +42,7 @@ from optimizer.circuits import (
     watts_per_amp,
 )
 from optimizer.evaluate import make_plan
+from optimizer.minimum import minimum_floor_a
 from optimizer.model import Charger, FloatArray, Plan, PlanStatus, Problem
 
 _EPS = 1e-9
@@ -142,6 +147,7 @@ def _schedule(problem: Problem, allocate: Allocate) -> FloatArray:
     columns = _columns(tree)
     hours = problem.horizon.hours
     schedule = np.zeros((len(chargers), problem.horizon.slots))
+    floor = minimum_floor_a(problem, tree)
     for t in range(problem.horizon.slots):
         caps = np.zeros(len(chargers))
         for i, charger in enumerate(chargers):
@@ -155,8 +161,8 @@ def _schedule(problem: Problem, allocate: Allocate) -> FloatArray:
             lower=np.where(tree.rows_lower[:, t] > 0, -np.inf, tree.rows_lower[:, t]),
             upper=tree.rows_upper[:, t],
             caps_a=caps,
-            current_a=np.zeros(len(chargers)),
-            load=np.zeros(tree.rows.shape[0]),
+            current_a=floor.copy() if t == 0 else np.zeros(len(chargers)),
+            load=tree.rows @ floor if t == 0 else np.zeros(tree.rows.shape[0]),
         )
         allocate(slot, context, t)
         schedule[:, t] = slot.current_a
@@ -241,9 +247,10 @@ def _water_levels(dense: FloatArray, candidates: list[int], slot: _Slot) -> Floa
 
     All unfrozen cars rise together until one reaches its cap or a row reaches a bound; then
     the cars that push that row further are frozen. Each round freezes at least one car.
+    Cars start where the slot has them already (their floor in slot 0, else 0).
     """
-    x = np.zeros(len(slot.caps_a))
-    load = np.zeros(dense.shape[0])
+    x = slot.current_a.copy()
+    load = slot.load.copy()
     active = np.zeros(len(x), dtype=bool)
     active[candidates] = True
     while active.any():

@@ -328,7 +328,7 @@ def clamp(problem: Problem, current_now_a: Mapping[str, float] | FloatArray) -> 
     ``current_now_a`` is a mapping by charger id (missing chargers get 0) or a (chargers,) array.
     """
     tree = CircuitTree.build(problem)
-    x = _clamp_to_chargers(problem, _as_vector(problem, current_now_a))
+    x = _clamp_to_chargers(problem, as_current_vector(problem, current_now_a))
     rows = tree.rows.tocsr()
     lower, upper = tree.rows_lower[:, 0], tree.rows_upper[:, 0]
     hopeless = upper < 0.0
@@ -354,7 +354,10 @@ def clamp(problem: Problem, current_now_a: Mapping[str, float] | FloatArray) -> 
     return {c.id: float(x[i]) for i, c in enumerate(problem.chargers)}
 
 
-def _as_vector(problem: Problem, current_now_a: Mapping[str, float] | FloatArray) -> FloatArray:
+def as_current_vector(
+    problem: Problem, current_now_a: Mapping[str, float] | FloatArray
+) -> FloatArray:
+    """A (chargers,) copy of one current per charger, given by charger id or as an array [A]."""
     if isinstance(current_now_a, Mapping):
         unknown = set(current_now_a) - set(problem.charger_index)
         if unknown:
@@ -369,11 +372,7 @@ def _as_vector(problem: Problem, current_now_a: Mapping[str, float] | FloatArray
 def _clamp_to_chargers(problem: Problem, x: FloatArray) -> FloatArray:
     """Per-charger rules for slot 0: presence, maxima, steps and the minimum current."""
     bound = current_bounds_a(problem)[:, 0]
-    out = np.zeros_like(x)
-    for i, charger in enumerate(problem.chargers):
-        value = x[i] if np.isfinite(x[i]) else 0.0
-        out[i] = allowed_current_a(charger, min(value, bound[i]), bound[i])
-    return out
+    return allowed_currents_a(problem, np.where(np.isfinite(x), x, 0.0), bound)
 
 
 def allowed_current_a(charger: Charger, current_a: float, max_a: float) -> float:
@@ -387,6 +386,32 @@ def allowed_current_a(charger: Charger, current_a: float, max_a: float) -> float
     if value > max_a:
         value = 0.0
     return value if value >= charger.min_current_a and value > 0 else 0.0
+
+
+def allowed_currents_a(problem: Problem, current_a: FloatArray, max_a: FloatArray) -> FloatArray:
+    """:func:`allowed_current_a` for every charger at once: (chargers,) in, (chargers,) out."""
+    steps, minimum = charger_steps_a(problem), charger_minimums_a(problem)
+    stepped = steps > 0
+    safe = np.where(stepped, steps, 1.0)
+
+    def down(value: FloatArray) -> FloatArray:
+        snapped = np.floor(value / safe + 1e-9) * safe
+        return np.maximum(0.0, np.where(stepped, snapped, value))
+
+    value = down(np.minimum(current_a, max_a))
+    value = np.where(value > max_a, down(value - steps), value)
+    value = np.where(value > max_a, 0.0, value)
+    return np.where((value >= minimum) & (value > 0), value, 0.0)
+
+
+def charger_steps_a(problem: Problem) -> FloatArray:
+    """(chargers,): each charger's ``current_step_a`` [A]."""
+    return np.array([c.current_step_a for c in problem.chargers], dtype=float)
+
+
+def charger_minimums_a(problem: Problem) -> FloatArray:
+    """(chargers,): each charger's ``min_current_a`` [A]."""
+    return np.array([c.min_current_a for c in problem.chargers], dtype=float)
 
 
 def _row_depths(problem: Problem) -> npt.NDArray[np.int_]:
@@ -444,11 +469,11 @@ def _scale_down(
             f = (lower[r] - positive) / negative if negative < 0 else 0.0
         factor[cols[side]] = np.minimum(factor[cols[side]], min(max(f, 0.0), 1.0))
     out = x.copy()
-    for i, charger in enumerate(problem.chargers):
-        if factor[i] < 1.0:
-            continuous = charger.current_step_a <= 0
-            scaled = x[i] * factor[i] * (1.0 - 1e-12 if continuous else 1.0)
-            out[i] = allowed_current_a(charger, scaled, x[i])
-            if out[i] >= x[i]:  # rounding kept it where it was: force progress
-                out[i] = allowed_current_a(charger, x[i] - max(charger.current_step_a, 1e-9), x[i])
+    for i in np.flatnonzero(factor < 1.0):
+        charger = problem.chargers[i]
+        continuous = charger.current_step_a <= 0
+        scaled = x[i] * factor[i] * (1.0 - 1e-12 if continuous else 1.0)
+        out[i] = allowed_current_a(charger, scaled, x[i])
+        if out[i] >= x[i]:  # rounding kept it where it was: force progress
+            out[i] = allowed_current_a(charger, x[i] - max(charger.current_step_a, 1e-9), x[i])
     return out

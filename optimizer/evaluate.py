@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from optimizer.circuits import clamp, present_mask
+from optimizer.circuits import present_mask
+from optimizer.minimum import limits_now_a
 from optimizer.model import FloatArray, Plan, PlanStatus, Problem, Session, watts_per_amp
 
 
@@ -87,7 +88,9 @@ def make_plan(
 
     ``energy_cost`` and ``peak_kw`` are taken from the scheduled power as given (not reduced
     where a car would be full): the plan's limits, the most the site can draw under it.
-    ``limit_now_a`` is the first slot passed through :func:`~optimizer.circuits.clamp`.
+    ``limit_now_a`` is the first slot made into limits by
+    :func:`~optimizer.minimum.limits_now_a`: quantized, the minimum-current rule applied, the
+    capacity rounding freed given back, and passed through :func:`~optimizer.circuits.clamp`.
     """
     current_a = np.asarray(current_a, dtype=float)
     shape = (len(problem.chargers), problem.horizon.slots)
@@ -107,7 +110,7 @@ def make_plan(
         charger_ids=tuple(c.id for c in problem.chargers),
         current_a=current_a,
         power_w=power,
-        limit_now_a=clamp(problem, current_a[:, 0]),
+        limit_now_a=limits_now_a(problem, current_a[:, 0]),
         delivered_kwh=delivered,
         unmet_kwh={s.id: unmet_kwh(problem, s, delivered[s.id]) for s in problem.sessions},
         energy_cost=float(np.sum(site_kw * problem.horizon.hours * price)),

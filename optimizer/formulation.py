@@ -10,6 +10,11 @@ Variables
     per-phase current of charger ``i`` in slot ``t`` [A], only where a session is present for the
     whole slot (:func:`optimizer.circuits.present_mask`); elsewhere 0 and not a variable.
     Upper bound :func:`optimizer.circuits.current_bounds_a` (charger, car and battery-tail limits).
+    Lower bound in slot 0 ``floor[i]`` = :func:`optimizer.minimum.minimum_floor_a`, the
+    minimum-current rule: a session charging now keeps its lowest accepted current (e.g. 6 A)
+    so that it is not paused and resumed. The floors are chosen (greedily, by priority and then
+    departure) so that they alone hold every slot-0 row, and only for sessions the minimum would
+    not fill within slot 0; so the LP stays feasible whenever zero current is feasible.
 ``u[s] >= 0``
     energy session ``s`` misses [kWh].
 ``peak >= tariff.peak_so_far_kw``

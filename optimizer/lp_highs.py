@@ -46,6 +46,7 @@ from optimizer.baselines import EarliestDeadlineFirst
 from optimizer.circuits import CircuitTree, current_bounds_a
 from optimizer.evaluate import make_plan, required_kwh
 from optimizer.formulation import slot_earliness, weights
+from optimizer.minimum import minimum_floor_a
 from optimizer.model import FloatArray, Plan, PlanStatus, Problem, watts_per_amp
 from optimizer.scheduler import Scheduler, fallback_plan
 
@@ -73,6 +74,7 @@ class _Lp:
     key: tuple[object, ...]
     slots: int
     k: FloatArray  # (chargers, slots) [kWh/A]
+    x_lower: FloatArray  # (chargers, slots) [A], the minimum-current floor in slot 0
     x_upper: FloatArray  # (chargers, slots) [A]
     x_cost: FloatArray  # (chargers, slots)
     tree: FloatArray  # (kept rows, chargers), dense
@@ -161,10 +163,13 @@ def _lp(problem: Problem) -> _Lp:
         tuple(tree.row_labels[r] for r in kept),
         has_peak,
     )
+    x_lower = np.zeros((n, slots))
+    x_lower[:, 0] = minimum_floor_a(problem, tree)
     return _Lp(
         key=key,
         slots=slots,
         k=k,
+        x_lower=x_lower,
         x_upper=current_bounds_a(problem),
         x_cost=x_cost,
         tree=rows.toarray(),
@@ -338,7 +343,7 @@ class HighsScheduler:
                 time.perf_counter() - started,
             )  # fmt: skip
         values = np.asarray(highs.getSolution().col_value)
-        current_a = np.clip(values[model.x_index], 0.0, lp.x_upper)
+        current_a = np.clip(values[model.x_index], lp.x_lower, lp.x_upper)
         return HighsSolution(
             current_a,
             float(info.objective_function_value),
@@ -364,7 +369,7 @@ class HighsScheduler:
             cols, len(lp.row_lower), len(index), int(highspy.MatrixFormat.kColwise),
             int(highspy.ObjSense.kMinimize), 0.0,
             np.concatenate([lp.x_cost.ravel(), lp.other_cost]),
-            np.concatenate([np.zeros(n * slots), lp.other_lower]),
+            np.concatenate([lp.x_lower.ravel(), lp.other_lower]),
             np.concatenate([lp.x_upper.ravel(), lp.other_upper]),
             lp.row_lower, lp.row_upper,
             start.astype(np.int32), index.astype(np.int32), value, np.zeros(cols, np.int32),
@@ -385,8 +390,8 @@ class HighsScheduler:
         kept[rewired] = False
         x_index = model.x_index
 
-        changed = kept[:, None] & (old.x_upper != lp.x_upper)
-        _change_bounds(highs, x_index[changed], np.zeros(changed.sum()), lp.x_upper[changed])
+        changed = kept[:, None] & ((old.x_upper != lp.x_upper) | (old.x_lower != lp.x_lower))
+        _change_bounds(highs, x_index[changed], lp.x_lower[changed], lp.x_upper[changed])
         changed = kept[:, None] & _differs(old.x_cost, lp.x_cost)
         _change_costs(highs, x_index[changed], lp.x_cost[changed])
         for i, t in zip(*np.nonzero(kept[:, None] & (old.k != lp.k)), strict=True):
@@ -417,7 +422,8 @@ def _retire_and_append(model: _Model, lp: _Lp, chargers: IntArray) -> None:
     columns = _x_columns(lp, chargers)
     first = highs.getNumCol()
     highs.addCols(
-        len(old), lp.x_cost[chargers].ravel(), np.zeros(len(old)), lp.x_upper[chargers].ravel(),
+        len(old), lp.x_cost[chargers].ravel(), lp.x_lower[chargers].ravel(),
+        lp.x_upper[chargers].ravel(),
         len(columns.index), columns.start.astype(np.int32), columns.index.astype(np.int32),
         columns.value,
     )  # fmt: skip

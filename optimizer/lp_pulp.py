@@ -24,6 +24,7 @@ from optimizer.baselines import EarliestDeadlineFirst
 from optimizer.circuits import CircuitTree, current_bounds_a, present_mask
 from optimizer.evaluate import make_plan, site_power_kw
 from optimizer.formulation import owed_kwh, slot_earliness, weights
+from optimizer.minimum import minimum_floor_a
 from optimizer.model import FloatArray, Plan, PlanStatus, Problem, Session, watts_per_amp
 from optimizer.scheduler import Scheduler, fallback_plan
 
@@ -100,9 +101,12 @@ def build_model(problem: Problem) -> LpModel:
     index = problem.charger_index
     lp = pulp.LpProblem("charge_schedule", pulp.LpMinimize)
 
-    # Variables
+    # Variables; a running session keeps its floor in slot 0 (the minimum-current rule).
+    floor_a = minimum_floor_a(problem)
     x = {
-        (i, t): lp.add_variable(_name("x", i, c.id, f"t{t}"), 0.0, float(bound_a[i, t]))
+        (i, t): lp.add_variable(
+            _name("x", i, c.id, f"t{t}"), float(floor_a[i]) if t == 0 else 0.0, float(bound_a[i, t])
+        )
         for i, c in enumerate(chargers)
         for t in slots
         if present[i, t]

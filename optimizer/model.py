@@ -20,6 +20,7 @@ session
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -111,6 +112,19 @@ class Charger:
         """Power per ampere of per-phase current [W/A]."""
         return self.voltage_v * (1 if self.line_to_line else len(self.phases))
 
+    @property
+    def lowest_current_a(self) -> float:
+        """The smallest current other than 0 the charger accepts [A]: its minimum, on a step.
+
+        0 when the charger has no minimum and takes any value (``min_current_a`` and
+        ``current_step_a`` both 0). With steps, the minimum rounded up to the next step and at
+        least one step (a 6 A minimum on 4 A steps is 8 A).
+        """
+        step = self.current_step_a
+        if step <= 0:
+            return self.min_current_a
+        return max(1, math.ceil(self.min_current_a / step - 1e-9)) * step
+
 
 @dataclass(frozen=True, slots=True)
 class Session:
@@ -187,6 +201,9 @@ def session_max_current_a(charger: Charger, session: Session) -> float:
     The charger's and the car's maxima; and when the car was measured drawing clearly less than
     the limit it was given, what it drew plus a margin, so that the rest goes to other cars
     within one cycle (and the car gets more again as soon as it draws up to its new limit).
+    That tail limit is never below the charger's lowest accepted current
+    (:attr:`Charger.lowest_current_a`): a car drawing 2 A in its tail is given 6 A, not 3 A,
+    which the charger would take as 0 and so pause a car that is still charging.
     """
     limit = charger.max_current_a
     if session.max_current_a is not None:
@@ -194,7 +211,8 @@ def session_max_current_a(charger: Charger, session: Session) -> float:
     if session.measured_power_w is not None and session.applied_limit_a is not None:
         measured_a = session.measured_power_w / watts_per_amp(charger, session)
         if measured_a < session.applied_limit_a - SELF_LIMITING_MARGIN_A:
-            limit = min(limit, measured_a + SELF_LIMITING_MARGIN_A)
+            tail_a = max(measured_a + SELF_LIMITING_MARGIN_A, charger.lowest_current_a)
+            limit = min(limit, tail_a)
     return max(0.0, limit)
 
 

@@ -100,6 +100,20 @@ def test_a_car_drawing_well_below_its_limit_frees_the_rest() -> None:
     assert session_max_current_a(charger, capped) == 16
 
 
+def test_a_car_in_its_tail_is_never_limited_below_the_chargers_minimum() -> None:
+    # 2 A measured plus the 1 A margin is 3 A, which the charger would take as 0: 6 A it is.
+    charger = Charger("A", "root", max_current_a=32, min_current_a=6)
+    tail = Session("s", "A", 40, 3600, measured_power_w=690 * 2, applied_limit_a=32)
+    assert session_max_current_a(charger, tail) == 6
+    coarse = Charger("A", "root", max_current_a=32, min_current_a=6, current_step_a=4)
+    assert coarse.lowest_current_a == 8
+    assert session_max_current_a(coarse, tail) == 8
+    own_limit = Session(
+        "s", "A", 40, 3600, max_current_a=5, measured_power_w=690, applied_limit_a=5
+    )
+    assert session_max_current_a(charger, own_limit) == 5  # the car's own limit still rules
+
+
 def test_a_line_to_line_charger_draws_through_both_lines_whatever_the_car() -> None:
     charger = Charger("ll", "root", phases=(0, 1), voltage_v=208, line_to_line=True)
     car = Session("s", "ll", 40, 3600, phases_used=1, measured_power_w=208 * 8, applied_limit_a=32)
