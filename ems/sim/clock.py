@@ -21,6 +21,8 @@ class SleepingClock(Protocol):
 
     async def sleep(self, sim_s: float) -> None: ...
 
+    async def sleep_until(self, at: datetime) -> None: ...
+
 
 class SimClock:
     """Simulated time: ``start`` at creation, then ``speed`` simulated seconds per wall second.

@@ -85,9 +85,7 @@ async def test_v16_station_follows_the_profile_it_receives() -> None:
         assert transaction_id == "100"
 
         answer = await csms.stations[sim.id].call(
-            call16.SetChargingProfile(
-                connector_id=1, cs_charging_profiles=tx_profile_16(100, 8.0)
-            )
+            call16.SetChargingProfile(connector_id=1, cs_charging_profiles=tx_profile_16(100, 8.0))
         )
         assert answer.status == "Accepted"
         await eventually(lambda: record.latest("Power.Active.Import") == 8.0 * 230 * 3)
@@ -103,9 +101,7 @@ async def test_v16_station_follows_the_profile_it_receives() -> None:
 
         # below 6 A the EVSE suspends the car
         await csms.stations[sim.id].call(
-            call16.SetChargingProfile(
-                connector_id=1, cs_charging_profiles=tx_profile_16(100, 4.0)
-            )
+            call16.SetChargingProfile(connector_id=1, cs_charging_profiles=tx_profile_16(100, 4.0))
         )
         await eventually(lambda: (1, "SuspendedEVSE") in record.statuses)
         await eventually(lambda: record.latest("Power.Active.Import") == 0.0)
