@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from ems.domain import OcppVersion
 from ems.sim.arrivals import Arrival
 from ems.sim.chargepoint import SimChargePoint, StationState
 from ems.sim.clock import SleepingClock
@@ -216,3 +217,26 @@ class Fleet:
             if loop.time() > deadline:
                 raise TimeoutError(f"not accepted after {timeout_s} s: {', '.join(waiting[:10])}")
             await asyncio.sleep(0.02)
+
+
+def make_stations(
+    count: int,
+    version: str = "1.6",
+    *,
+    id_prefix: str = "SIM-",
+    **capabilities: Any,
+) -> list[StationConfig]:
+    """``count`` stations ``SIM-001``... speaking ``version``: ``1.6``, ``2.0.1``, or ``mixed``
+    (alternating, 1.6 first); ``capabilities`` are further :class:`StationConfig` fields."""
+    versions = {"1.6": [OcppVersion.V16], "2.0.1": [OcppVersion.V201]}
+    versions["mixed"] = [OcppVersion.V16, OcppVersion.V201]
+    if version not in versions:
+        raise ValueError(f"version must be 1.6, 2.0.1 or mixed, not {version!r}")
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    cycle = versions[version]
+    width = max(3, len(str(count)))
+    return [
+        StationConfig(f"{id_prefix}{n:0{width}d}", cycle[(n - 1) % len(cycle)], **capabilities)
+        for n in range(1, count + 1)
+    ]
