@@ -45,7 +45,7 @@ import scipy.sparse as sp
 from optimizer.baselines import EarliestDeadlineFirst
 from optimizer.circuits import CircuitTree, current_bounds_a
 from optimizer.evaluate import make_plan, required_kwh
-from optimizer.formulation import slot_earliness, weights
+from optimizer.formulation import FAIR_MIN_OWED_KWH, earliness, weights
 from optimizer.minimum import minimum_floor_a
 from optimizer.model import FloatArray, Plan, PlanStatus, Problem, watts_per_amp
 from optimizer.scheduler import Scheduler, fallback_plan
@@ -80,7 +80,7 @@ class _Lp:
     tree: FloatArray  # (kept rows, chargers), dense
     tree_csc: sp.csc_matrix  # the same, sparse
     kw_per_a: FloatArray  # (chargers,)
-    owed_kwh: FloatArray  # (chargers,) R, 0 without a session
+    fair_kwh: FloatArray  # (chargers,) R in the fairness row, 0 without one
     other_lower: FloatArray  # e, u, [peak], fair
     other_upper: FloatArray
     other_cost: FloatArray
@@ -127,7 +127,7 @@ def _lp(problem: Problem) -> _Lp:
     k = kw_per_a[:, None] * problem.horizon.hours[None, :]
     w = weights(problem)
     price = np.asarray(problem.tariff.import_price_per_kwh, dtype=float)
-    x_cost = k * (price - w.early * slot_earliness(problem))[None, :]
+    x_cost = k * (price[None, :] - w.early * earliness(problem))
 
     occupied = np.zeros(n, dtype=bool)
     owed, remaining, priority = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -144,7 +144,8 @@ def _lp(problem: Problem) -> _Lp:
     other_upper = np.concatenate(
         [remaining, np.where(occupied, np.inf, 0.0), [np.inf] * has_peak, [1.0]]
     )
-    fair_cost = -w.fair if (owed > 0).any() else 0.0
+    fair_kwh = np.where(owed > FAIR_MIN_OWED_KWH, owed, 0.0)
+    fair_cost = -w.fair if (fair_kwh > 0).any() else 0.0
     other_cost = np.concatenate([np.zeros(n), w.unmet * priority, [demand] * has_peak, [fair_cost]])
 
     rows = tree.rows[kept]
@@ -175,7 +176,7 @@ def _lp(problem: Problem) -> _Lp:
         tree=rows.toarray(),
         tree_csc=sp.csc_matrix(rows),
         kw_per_a=kw_per_a,
-        owed_kwh=owed,
+        fair_kwh=fair_kwh,
         other_lower=other_lower,
         other_upper=other_upper,
         other_cost=other_cost,
@@ -237,12 +238,12 @@ def _other_columns(lp: _Lp) -> _Columns:
     e_index = np.stack([e0 + ids, e0 + n + ids, f0 + ids], axis=1).ravel()
     e_value = np.tile([1.0, 1.0, -1.0], n)
     peak_index = lp.peak_row0 + np.arange(lp.slots * lp.has_peak)
-    owed = np.flatnonzero(lp.owed_kwh > 0)
+    owed = np.flatnonzero(lp.fair_kwh > 0)
     counts = [3] * n + [1] * n + [len(peak_index)] * lp.has_peak + [len(owed)]
     return _Columns(
         start=np.concatenate([[0], np.cumsum(counts)[:-1]]),
         index=np.concatenate([e_index, e0 + n + ids, peak_index, f0 + owed]),
-        value=np.concatenate([e_value, np.ones(n), -np.ones(len(peak_index)), lp.owed_kwh[owed]]),
+        value=np.concatenate([e_value, np.ones(n), -np.ones(len(peak_index)), lp.fair_kwh[owed]]),
     )
 
 
@@ -409,8 +410,8 @@ class HighsScheduler:
             highs.changeRowsBounds(  # type: ignore[attr-defined]  # missing from the stubs
                 len(changed), changed.astype(np.int32), lp.row_lower[changed], lp.row_upper[changed]
             )
-        for i in np.flatnonzero(old.owed_kwh != lp.owed_kwh):
-            highs.changeCoeff(int(lp.f_row0 + i), lp.fair_col, float(lp.owed_kwh[i]))
+        for i in np.flatnonzero(old.fair_kwh != lp.fair_kwh):
+            highs.changeCoeff(int(lp.f_row0 + i), lp.fair_col, float(lp.fair_kwh[i]))
         return True
 
 

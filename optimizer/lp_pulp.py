@@ -23,7 +23,7 @@ import pulp
 from optimizer.baselines import EarliestDeadlineFirst
 from optimizer.circuits import CircuitTree, current_bounds_a, present_mask
 from optimizer.evaluate import make_plan, site_power_kw
-from optimizer.formulation import owed_kwh, slot_earliness, weights
+from optimizer.formulation import FAIR_MIN_OWED_KWH, earliness, owed_kwh, weights
 from optimizer.minimum import minimum_floor_a
 from optimizer.model import FloatArray, Plan, PlanStatus, Problem, Session, watts_per_amp
 from optimizer.scheduler import Scheduler, fallback_plan
@@ -114,7 +114,7 @@ def build_model(problem: Problem) -> LpModel:
     u = {s.id: lp.add_variable(_name("u", n, s.id), 0.0) for n, s in enumerate(problem.sessions)}
     charge_peak = problem.tariff.demand_charge_per_kw != 0
     peak = lp.add_variable("peak_kw", problem.tariff.peak_so_far_kw) if charge_peak else None
-    owing = [s for s in problem.sessions if owed[s.id] > 0]
+    owing = [s for s in problem.sessions if owed[s.id] > FAIR_MIN_OWED_KWH]
     fair = lp.add_variable("fair", 0.0, 1.0) if owing else None
 
     def energy(session: Session) -> pulp.LpAffineExpression:
@@ -156,11 +156,11 @@ def build_model(problem: Problem) -> LpModel:
             lp += owed[s.id] * fair - energy(s) <= 0, _name("fair", n, s.id)
 
     price = problem.tariff.import_price_per_kwh
-    earliness = slot_earliness(problem)
+    early = earliness(problem)
     unmet_term = w.unmet * pulp.lpSum(s.priority * u[s.id] for s in problem.sessions)
     energy_cost = pulp.lpSum(price[t] * k[i, t] * v for (i, t), v in x.items())
     demand_cost = problem.tariff.demand_charge_per_kw * peak if peak is not None else 0.0
-    early_reward = w.early * pulp.lpSum(earliness[t] * k[i, t] * v for (i, t), v in x.items())
+    early_reward = w.early * pulp.lpSum(early[i, t] * k[i, t] * v for (i, t), v in x.items())
     fair_reward = w.fair * fair if fair is not None else 0.0
     lp += unmet_term + energy_cost + demand_cost - early_reward - fair_reward, "objective"
     return LpModel(lp=lp, x=x)
@@ -211,8 +211,12 @@ def objective_value(problem: Problem, current_a: FloatArray) -> float:
     value += float(np.sum(site_kw * problem.horizon.hours * price))
     if tariff.demand_charge_per_kw != 0:
         value += tariff.demand_charge_per_kw * max(tariff.peak_so_far_kw, float(site_kw.max()))
-    value -= w.early * float(np.sum(slot_earliness(problem)[None, :] * energy))
-    fractions = [min(1.0, delivered[s.id] / owed[s.id]) for s in problem.sessions if owed[s.id] > 0]
+    value -= w.early * float(np.sum(earliness(problem) * energy))
+    fractions = [
+        min(1.0, delivered[s.id] / owed[s.id])
+        for s in problem.sessions
+        if owed[s.id] > FAIR_MIN_OWED_KWH
+    ]
     if fractions:
         value -= w.fair * max(0.0, min(fractions))
     return float(value)

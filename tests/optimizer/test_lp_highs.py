@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 
 from optimizer import EarliestDeadlineFirst, violations
-from optimizer.formulation import slot_earliness, weights
+from optimizer.formulation import earliness, weights
 from optimizer.lp_highs import HighsScheduler
 from optimizer.model import Circuit, PlanStatus, Problem, Session, Tariff
 from tests.optimizer.factories import car, problem, three_phase
@@ -52,7 +52,7 @@ def test_shortfall_is_what_the_charger_cannot_deliver() -> None:
     np.testing.assert_allclose(solution.current_a, [[16.0, 16.0]], atol=1e-7)
     unmet = 30.0 - 2 * KW_AT_16_A
     w = weights(p)
-    early = slot_earliness(p)  # 0.75 and 0.25
+    early = earliness(p)  # about 0.75 and 0.25
     expected = (
         w.unmet * unmet
         + KW_AT_16_A * (0.40 + 0.10)
