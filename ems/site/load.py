@@ -219,8 +219,10 @@ class _Charger(_Strict):
                     raise ValueError(f"{key}: a DC charger is given by max_power_kw")
             if self.max_power_kw is None:
                 raise ValueError("max_power_kw: required for a DC charger")
-        elif self.max_power_kw is not None or self.min_power_kw is not None:
-            raise ValueError("max_power_kw/min_power_kw: only for DC chargers (dc = true)")
+        else:
+            for key in ("max_power_kw", "min_power_kw"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key}: only for DC chargers (dc = true)")
         return self
 
     def phase_sets(self) -> list[tuple[int, ...]]:

@@ -44,6 +44,7 @@ Prices are decimals exactly as written (``0.1`` is one tenth, not a binary float
 from __future__ import annotations
 
 import csv
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -59,6 +60,8 @@ from ems.tariffs.cost import IdleRule
 from ems.tariffs.prices import EnergyPrice, FlatPrice, Period, SeriesPrice, TimeOfUsePrice
 from ems.tariffs.tariff import Tariff, minor_unit_of
 from ems.tariffs.weekly import ALL_DAYS, WeeklySchedule, Window, parse_clock_min, parse_days
+
+_NAMED_KEY = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[(\d+)\])?: ")
 
 
 class _Strict(BaseModel):
@@ -164,13 +167,21 @@ def key_path(loc: tuple[int | str, ...], prefix: str = "") -> str:
 
 
 def error_lines(error: ValidationError, prefix: str = "") -> list[str]:
-    """One ``key: message`` line per problem, unknown keys called so."""
+    """One ``key: message`` line per problem, unknown keys called so.
+
+    A check of several keys says which one it is about by starting its message with the key
+    (``"max_power_kw: required ..."``); that key joins the path.
+    """
     lines = []
     for item in error.errors():
         message = item["msg"].removeprefix("Value error, ")
+        loc = tuple(item["loc"])
         if item["type"] == "extra_forbidden":
             message = "unknown key"
-        lines.append(f"{key_path(tuple(item['loc']), prefix)}: {message}")
+        elif named := _NAMED_KEY.match(message):
+            index = () if named.group(2) is None else (int(named.group(2)),)
+            loc, message = (*loc, named.group(1), *index), message[named.end() :]
+        lines.append(f"{key_path(loc, prefix)}: {message}")
     return lines
 
 
