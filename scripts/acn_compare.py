@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{transformer_kw:8.0f} kW  {name:13s} {pct:8.2f} %   ({elapsed:.0f} s)",
                   flush=True)
     result = {
-        "sessions": [str(f) for f in files],
+        "sessions": [Path(f).name for f in files],
         "start": start.isoformat(),
         "end": end.isoformat(),
         "session_count": len(window),
