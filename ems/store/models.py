@@ -388,6 +388,7 @@ class PaymentHoldModel(Base):
         ),
         Index(None, "account_id", "status"),
         Index(None, "status", "expires_at"),
+        Index(None, "external_id"),
     )
 
     id: Mapped[str] = mapped_column(String, primary_key=True)

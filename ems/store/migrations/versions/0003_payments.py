@@ -158,6 +158,9 @@ def upgrade() -> None:
         ["status", "expires_at"],
         unique=False,
     )
+    op.create_index(
+        op.f("ix_payment_holds_external_id"), "payment_holds", ["external_id"], unique=False
+    )
 
     op.create_table(
         "payments",
