@@ -18,6 +18,7 @@ other load
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -204,11 +205,7 @@ class SiteMeterSpec:
             return (self.base_load_kw,) * len(slot_starts)
         if not slot_starts:
             return ()
-        step = MINUTES_PER_DAY // len(self.profile_kw)
-        schedule = WeeklySchedule(
-            [Window(i * step, (i + 1) * step, ALL_DAYS) for i in range(len(self.profile_kw))],
-            timezone,
-        )
+        schedule = _day_parts(len(self.profile_kw), timezone.key)
         last = max(s + timedelta(seconds=d) for s, d in zip(slot_starts, durations_s, strict=True))
         segments = schedule.segments(min(slot_starts), last)
         out = []
@@ -217,6 +214,14 @@ class SiteMeterSpec:
             weighted = sum(s * self.profile_kw[seg.window or 0] for s, seg in pieces)
             out.append(weighted / seconds if seconds > 0 else self.profile_kw[0])
         return tuple(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _day_parts(parts: int, timezone: str) -> WeeklySchedule:
+    """Windows splitting every local day into ``parts`` equal parts (window i = part i)."""
+    step = MINUTES_PER_DAY // parts
+    windows = [Window(i * step, (i + 1) * step, ALL_DAYS) for i in range(parts)]
+    return WeeklySchedule(windows, ZoneInfo(timezone))
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +257,16 @@ class SiteConfig:
     voltage_v: float = 230.0
     description: str = ""
     _by_key: dict[str, ChargerSpec] = field(init=False, repr=False, compare=False)
+    _optimizer_chargers: tuple[model.Charger, ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_key", {c.key: c for c in self.chargers})
+        # Built once: the control loop asks every cycle, and the optimizer caches its circuit
+        # matrices by these (equal) chargers.
+        chargers = tuple(c.optimizer_charger() for c in self.chargers)
+        object.__setattr__(self, "_optimizer_chargers", chargers)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -288,7 +300,8 @@ class SiteConfig:
         )
 
     def optimizer_chargers(self) -> tuple[model.Charger, ...]:
-        return tuple(c.optimizer_charger() for c in self.chargers)
+        """The chargers as the optimizer sees them, in site order; id = ``ChargerSpec.key``."""
+        return self._optimizer_chargers
 
     def optimizer_constraints(self) -> tuple[model.LinearConstraint, ...]:
         return tuple(
