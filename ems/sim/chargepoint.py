@@ -34,6 +34,9 @@ from ems.sim.station import Evse, Reading, Station, StationConfig
 
 log = logging.getLogger(__name__)
 
+REBOOT_S = 10.0
+"""Simulated seconds a station takes from accepting a Reset to dropping its connection."""
+
 
 class StopReason(enum.StrEnum):
     """Why a transaction ended, in 1.6 words (the 2.0.1 wire maps them)."""
@@ -435,10 +438,15 @@ class SimChargePoint:
         return False
 
     async def reset(self, reason: StopReason) -> None:
-        """Stop every transaction, then drop the connection; the fleet reconnects and boots."""
+        """Stop every transaction, then drop the connection; the fleet reconnects and boots.
+
+        The reboot takes ``REBOOT_S`` simulated seconds before the connection closes, so the
+        CSMS has read everything the station sent first.
+        """
         for evse in self.station.evses.values():
             await self.stop_transaction(evse, reason)
         self.boot_reason = "RemoteReset"
+        await self.clock.sleep(REBOOT_S)
         if self._connection is not None:
             await self._connection.close()
 
