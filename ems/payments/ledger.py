@@ -564,6 +564,15 @@ class Ledger:
             raise UnknownHold(f"no hold {hold_id!r}")
         return hold_from_row(row)
 
+    def hold_by_external_id(self, provider: str, external_id: str) -> Hold:
+        """The hold recorded for a card processor's authorization id."""
+        h = m.payment_holds
+        query = select(h).where(h.c.provider == provider, h.c.external_id == external_id)
+        row = self._first(query)
+        if row is None:
+            raise UnknownHold(f"no {provider} hold for authorization {external_id!r}")
+        return hold_from_row(row)
+
     def holds(self, account_id: str, status: HoldStatus | str | None = None) -> list[Hold]:
         """Holds of an account, newest first; only those of ``status`` if given."""
         self.get_account(account_id)
