@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set up ems on a fresh machine and run it: `python3 run.py serve` or `python3 run.py test`.
+"""Set up ems on a fresh machine and run it: `python3 run.py demo` or `python3 run.py test`.
 
 Needs only Python 3.11+. Creates `.venv` next to this file, installs the pinned dependencies
 from `requirements.lock` (again only when the lock file changes) and runs the job inside it.
@@ -44,12 +44,18 @@ def run(args: list[str]) -> int:
 
 def main() -> int:
     job, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
-    if job not in {"serve", "test", "ems", "shell"}:
+    if job not in {"demo", "serve", "test", "ems", "shell"}:
         print(__doc__.strip())
-        print("\njobs: serve [ems serve options] | test [pytest options] | ems ARGS... | shell")
+        print(
+            "\njobs: demo [ems demo options] | serve [ems serve options] | test [pytest options]"
+            " | ems ARGS... | shell"
+        )
         return 2
     ensure_venv()
     py = str(BIN / "python")
+    if job == "demo":
+        config = [] if "--config" in rest else ["--config", str(ROOT / "data" / "sample.toml")]
+        return run([py, "-m", "ems", "demo", *config, *rest])
     if job == "serve":
         config = [] if "--config" in rest else ["--config", str(ROOT / "data" / "sample.toml")]
         return run([py, "-m", "ems", "serve", *config, *rest])

@@ -11,15 +11,19 @@ import asyncio
 import logging
 import socket
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from ems.config import Settings
+from ems.control.service import ControlService
 from ems.csms import CentralSystem, Clock, utc_now
 from ems.store import Recorder, Store
+
+if TYPE_CHECKING:
+    from ems.site import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +40,25 @@ class Ems:
             flush_interval_s=settings.database.flush_interval_s,
         )
         self.csms = CentralSystem(settings, self.store, self.recorder, clock)
+        self.control: ControlService | None = None
         self.bootstrap_token: str | None = None
+
+    def _sites(self) -> list[SiteConfig]:
+        """The configured sites, loaded and checked (a ConfigError names file and key)."""
+        from ems.site import load_site
+
+        return [load_site(path) for path in self.settings.control.sites]
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.migrate)
         self.recorder.start()
         await self.csms.start()
+        control = self.settings.control
+        if control.enabled and control.sites:
+            self.control = ControlService(
+                self._sites(), self.csms, self.store, self.recorder, time_scale=control.time_scale
+            )
+            await self.control.start()
         token = self.settings.api.bootstrap_admin_token
         if token and not await asyncio.to_thread(self.store.verify_api_token, token):
             try:
@@ -56,6 +73,8 @@ class Ems:
 
         Call it once no charge point is connected any more (``EmsServer.stop`` sees to that).
         """
+        if self.control is not None:
+            await self.control.stop()
         while True:
             try:
                 await asyncio.to_thread(self.recorder.stop, 30.0)
@@ -159,7 +178,9 @@ class EmsServer:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        """Close the charge points' connections, stop listening, then stop ems."""
+        """Stop controlling, close the charge points' connections, stop listening, stop ems."""
+        if self.ems.control is not None:
+            await self.ems.control.stop()
         await self.ems.csms.stop()
         for server, _ in self._servers:
             server.should_exit = True

@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = actions.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id", type=int)
     token.set_defaults(func=cmd_api_token)
+
+    from ems.demo import add_demo_parser
+    from ems.sim.cli import add_sim_parser
+
+    add_demo_parser(sub)
+    add_sim_parser(sub)
     return parser
 
 

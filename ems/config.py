@@ -94,6 +94,18 @@ class ApiSettings(_Section):
     bootstrap_admin_token: str | None = Field(None, min_length=16)
 
 
+class ControlSettings(_Section):
+    """Smart charging: ``sites`` lists site files (see ``data/sites/README.md``) to control.
+
+    ``time_scale`` > 1 runs the control intervals faster than real time; only for demos and
+    simulations whose clock runs at the same pace.
+    """
+
+    sites: list[Path] = []
+    enabled: bool = True
+    time_scale: float = Field(1.0, gt=0)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = False
@@ -111,6 +123,7 @@ class Settings(BaseSettings):
     ocpp: OcppSettings = OcppSettings()
     api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()
+    control: ControlSettings = ControlSettings()
     charge_points: list[ChargePointSettings] = []
     id_tokens: list[IdTokenSettings] = []
 
@@ -184,6 +197,12 @@ def _resolve_relative_paths(data: dict[str, Any], base: Path) -> None:
             value = server.get(key)
             if isinstance(value, str) and not Path(value).is_absolute():
                 server[key] = str(base / value)
+    control = data.get("control")
+    if isinstance(control, dict) and isinstance(control.get("sites"), list):
+        control["sites"] = [
+            str(base / site) if isinstance(site, str) and not Path(site).is_absolute() else site
+            for site in control["sites"]
+        ]
     database = data.get("database")
     if isinstance(database, dict):
         url = database.get("url")

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from ems.api import charge_points, commands, tokens, transactions
+from ems.api import charge_points, commands, sites, tokens, transactions
 from ems.api.auth import TokenCache, authorize
 from ems.api.errors import install_error_handlers
 from ems.api.schemas import ErrorOut, ValidationErrorOut
@@ -36,7 +36,7 @@ def install_api(app: FastAPI) -> None:
     """Mount the API on ``app`` (whose ``state.ems`` is the running :class:`ems.app.Ems`)."""
     app.state.api_token_cache = TokenCache()
     app.state.api_registration_lock = asyncio.Lock()
-    for module in (charge_points, commands, transactions, tokens):
+    for module in (charge_points, commands, transactions, tokens, sites):
         app.include_router(
             module.router,
             prefix=PREFIX,
