@@ -39,11 +39,10 @@ from optimizer.circuits import (
     allowed_current_a,
     max_current_a,
     present_mask,
-    watts_per_amp,
 )
 from optimizer.evaluate import make_plan
 from optimizer.minimum import minimum_floor_a
-from optimizer.model import Charger, FloatArray, Plan, PlanStatus, Problem
+from optimizer.model import Charger, FloatArray, Plan, PlanStatus, Problem, kw_per_a
 
 _EPS = 1e-9
 
@@ -139,7 +138,7 @@ def _schedule(problem: Problem, allocate: Allocate) -> FloatArray:
             [on[c.id].energy_remaining_kwh if c.id in on else 0.0 for c in chargers]
         ),
         max_a=max_current_a(problem),
-        kw_per_a=np.array([watts_per_amp(c, on.get(c.id)) / 1000.0 for c in chargers]),
+        kw_per_a=np.array(kw_per_a(problem)),
         present=present_mask(problem),
         tree=tree,
         dense_rows=tree.rows.toarray(),

@@ -33,9 +33,11 @@ from optimizer.model import (
     Charger,
     FloatArray,
     Problem,
+    kw_per_a,
     loaded_phases,
+    per_problem,
+    session_arrays,
     session_max_current_a,
-    watts_per_amp,
 )
 
 BoolArray = npt.NDArray[np.bool_]
@@ -46,22 +48,19 @@ TIME_EPSILON_S = 1e-9
 _CLAMP_ROUNDS = 100
 
 
+@per_problem
 def present_mask(problem: Problem) -> BoolArray:
     """(chargers, slots): True where a session is present for the whole slot."""
     starts_s = problem.horizon.starts_s
     ends_s = starts_s + np.asarray(problem.horizon.durations_s, dtype=float)
-    index = problem.charger_index
-    arrival_s = np.full(len(problem.chargers), np.inf)
-    departure_s = np.full(len(problem.chargers), -np.inf)
-    for session in problem.sessions:
-        i = index[session.charger_id]
-        arrival_s[i] = session.arrival_s
-        departure_s[i] = session.departure_s
+    on = session_arrays(problem)
+    arrival_s, departure_s = on.arrival_s, on.departure_s
     return (starts_s[None, :] >= arrival_s[:, None] - TIME_EPSILON_S) & (
         ends_s[None, :] <= departure_s[:, None] + TIME_EPSILON_S
     )
 
 
+@per_problem
 def max_current_a(problem: Problem) -> FloatArray:
     """(chargers,): the most current each charger's session may draw [A]; 0 without a session."""
     on = problem.session_on()
@@ -71,6 +70,7 @@ def max_current_a(problem: Problem) -> FloatArray:
     )
 
 
+@per_problem
 def current_bounds_a(problem: Problem) -> FloatArray:
     """(chargers, slots): upper bound of each charger's current [A]; 0 where no car is present."""
     return np.where(present_mask(problem), max_current_a(problem)[:, None], 0.0)
@@ -116,6 +116,11 @@ class CircuitTree:
 
     @classmethod
     def build(cls, problem: Problem) -> CircuitTree:
+        """The tree of ``problem`` (the same object for the same problem object)."""
+        return _tree(problem)
+
+    @classmethod
+    def _build(cls, problem: Problem) -> CircuitTree:
         slots = problem.horizon.slots
         structure = _structure(problem)
         n, constraints = len(structure.node_ids), len(problem.constraints)
@@ -159,6 +164,14 @@ class CircuitTree:
             ),
             row_labels=structure.row_labels,
         )
+
+
+@per_problem
+def _tree(problem: Problem) -> CircuitTree:
+    tree = CircuitTree._build(problem)
+    for array in (tree.phase_limits_a, tree.power_limits_kw, tree.rows_lower, tree.rows_upper):
+        array.flags.writeable = False
+    return tree
 
 
 @dataclass(frozen=True)
@@ -209,27 +222,33 @@ def _cached_structure(key: _StructureKey) -> _Structure:
 
 
 def _build_structure(problem: Problem) -> _Structure:
+    """The matrices, built per group of chargers with the same circuit and loaded phases."""
     node_ids = tuple(c.id for c in problem.circuits)
     node = {n: k for k, n in enumerate(node_ids)}
     parent = {c.id: c.parent_id for c in problem.circuits}
     on = problem.session_on()
-    subtree: dict[str, list[int]] = {n: [] for n in node_ids}
-    phase_entries: list[tuple[int, int]] = []
-    power_entries: list[tuple[int, int, float]] = []
+    groups: dict[tuple[str, tuple[int, ...]], list[int]] = {}
     for i, charger in enumerate(problem.chargers):
-        session = on.get(charger.id)
-        kw_per_a = watts_per_amp(charger, session) / 1000.0
-        phases = loaded_phases(charger, session)
-        circuit: str | None = charger.circuit_id
-        while circuit is not None:
-            subtree[circuit].append(i)
-            k = node[circuit]
-            phase_entries += [(PHASES * k + p, i) for p in phases]
-            power_entries.append((k, i, kw_per_a))
-            circuit = parent[circuit]
+        phases = loaded_phases(charger, on.get(charger.id))
+        groups.setdefault((charger.circuit_id, phases), []).append(i)
     n, m = len(node_ids), len(problem.chargers)
-    phase_matrix = _csr([(r, c, 1.0) for r, c in phase_entries], (n * PHASES, m))
-    power_matrix = _csr(power_entries, (n, m))
+    subtree: list[list[npt.NDArray[np.intp]]] = [[] for _ in node_ids]
+    phase_rows, phase_cols, power_rows, power_cols = [], [], [], []
+    for (circuit_id, phases), members in groups.items():
+        chargers = np.asarray(members, dtype=np.intp)
+        nodes: list[int] = []
+        circuit: str | None = circuit_id
+        while circuit is not None:
+            nodes.append(node[circuit])
+            subtree[node[circuit]].append(chargers)
+            circuit = parent[circuit]
+        rows = np.array([PHASES * k + p for k in nodes for p in phases], dtype=np.intp)
+        phase_rows.append(np.tile(rows, len(chargers)))
+        phase_cols.append(np.repeat(chargers, len(rows)))
+        power_rows.append(np.tile(np.asarray(nodes, dtype=np.intp), len(chargers)))
+        power_cols.append(np.repeat(chargers, len(nodes)))
+    phase_matrix = _csr_of(phase_rows, phase_cols, None, (n * PHASES, m))
+    power_matrix = _csr_of(power_rows, power_cols, kw_per_a(problem), (n, m))
     index = problem.charger_index
     constraint_matrix = _csr(
         [
@@ -246,13 +265,30 @@ def _build_structure(problem: Problem) -> _Structure:
     )
     return _Structure(
         node_ids=node_ids,
-        subtree_chargers={k: tuple(v) for k, v in subtree.items()},
+        subtree_chargers={
+            n_id: tuple(sorted(np.concatenate(parts).tolist())) if parts else ()
+            for n_id, parts in zip(node_ids, subtree, strict=True)
+        },
         phase_matrix=phase_matrix,
         power_matrix=power_matrix,
         constraint_matrix=constraint_matrix,
         rows=sp.csr_matrix(sp.vstack([phase_matrix, power_matrix, constraint_matrix])),
         row_labels=labels,
     )
+
+
+def _csr_of(
+    rows: list[npt.NDArray[np.intp]],
+    cols: list[npt.NDArray[np.intp]],
+    column_values: FloatArray | None,
+    shape: tuple[int, int],
+) -> sp.csr_matrix:
+    """A matrix of the given entries, each 1 or the value of its column in ``column_values``."""
+    if not rows:
+        return sp.csr_matrix(shape, dtype=float)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    values = np.ones(len(c)) if column_values is None else column_values[c]
+    return sp.csr_matrix((values, (r, c)), shape=shape)
 
 
 def _csr(entries: list[tuple[int, int, float]], shape: tuple[int, int]) -> sp.csr_matrix:

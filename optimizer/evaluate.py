@@ -12,14 +12,21 @@ import numpy as np
 
 from optimizer.circuits import present_mask
 from optimizer.minimum import limits_now_a
-from optimizer.model import FloatArray, Plan, PlanStatus, Problem, Session, watts_per_amp
+from optimizer.model import (
+    FloatArray,
+    Plan,
+    PlanStatus,
+    Problem,
+    Session,
+    kw_per_a,
+    per_problem,
+    session_arrays,
+)
 
 
 def power_w(problem: Problem, current_a: FloatArray) -> FloatArray:
     """(chargers, slots): the power each charger draws at the scheduled current [W]."""
-    on = problem.session_on()
-    per_amp = np.array([watts_per_amp(c, on.get(c.id)) for c in problem.chargers], dtype=float)
-    return np.asarray(current_a, dtype=float) * per_amp[:, None]
+    return np.asarray(current_a, dtype=float) * (1000.0 * kw_per_a(problem))[:, None]
 
 
 def site_power_kw(problem: Problem, current_a: FloatArray) -> FloatArray:
@@ -70,6 +77,18 @@ def required_kwh(problem: Problem, session: Session) -> float:
     return remaining * max(0.0, end_s - start_s) / (session.departure_s - start_s)
 
 
+@per_problem
+def required_by_charger_kwh(problem: Problem) -> FloatArray:
+    """(chargers,): :func:`required_kwh` of the session on each charger; 0 on a free charger."""
+    on = session_arrays(problem)
+    end_s = problem.horizon.end_s
+    start_s = np.maximum(on.arrival_s, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.maximum(0.0, end_s - start_s) / (on.departure_s - start_s)
+    required = np.where(on.departure_s <= end_s, 1.0, share) * on.remaining_kwh
+    return np.where(on.occupied, required, 0.0)
+
+
 def unmet_kwh(problem: Problem, session: Session, delivered: float) -> float:
     """Energy the session misses under this plan [kWh]: what it is owed minus what it gets."""
     return max(0.0, required_kwh(problem, session) - delivered)
@@ -101,18 +120,20 @@ def make_plan(
     price = np.asarray(problem.tariff.import_price_per_kwh, dtype=float)
     peak_kw = float(max(0.0, site_kw.max()))
     planned = (power * present_mask(problem) * problem.horizon.hours[None, :] / 1000.0).sum(axis=1)
+    on = session_arrays(problem)
+    delivered_by_charger = np.minimum(planned, on.remaining_kwh)  # as delivered_kwh
+    unmet_by_charger = np.maximum(0.0, required_by_charger_kwh(problem) - delivered_by_charger)
     index = problem.charger_index
-    delivered = {  # as delivered_kwh
-        s.id: float(min(planned[index[s.charger_id]], s.energy_remaining_kwh))
-        for s in problem.sessions
-    }
+    rows = [index[s.charger_id] for s in problem.sessions]
+    ids = [s.id for s in problem.sessions]
+    delivered = dict(zip(ids, delivered_by_charger[rows].tolist(), strict=True))
     return Plan(
         charger_ids=tuple(c.id for c in problem.chargers),
         current_a=current_a,
         power_w=power,
         limit_now_a=limits_now_a(problem, current_a[:, 0]),
         delivered_kwh=delivered,
-        unmet_kwh={s.id: unmet_kwh(problem, s, delivered[s.id]) for s in problem.sessions},
+        unmet_kwh=dict(zip(ids, unmet_by_charger[rows].tolist(), strict=True)),
         energy_cost=float(np.sum(site_kw * problem.horizon.hours * price)),
         demand_charge=problem.tariff.demand_charge_per_kw
         * max(0.0, peak_kw - problem.tariff.peak_so_far_kw),

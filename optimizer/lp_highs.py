@@ -24,7 +24,7 @@ departures and horizon shifts are bound changes. A later call with the same char
 slot count, the same circuit rows with finite bounds and the same demand-charge presence keeps
 the model and changes only what changed: column bounds and costs, row bounds, the ``E``
 coefficients (slot durations), the ``fair`` coefficients (owed energy). HiGHS then re-solves
-from its previous basis (by default its parallel dual simplex). Changing the coefficient of an entry
+from its previous basis (by default its serial dual simplex). Changing the coefficient of an entry
 that exists is cheap; inserting or deleting one in the middle of HiGHS's column-wise matrix
 moves every entry after it, so a charger whose circuit coefficients change (a car using fewer
 phases than the one before) gets fresh columns appended at the end and its old ones are fixed
@@ -44,10 +44,10 @@ import scipy.sparse as sp
 
 from optimizer.baselines import EarliestDeadlineFirst
 from optimizer.circuits import CircuitTree, current_bounds_a
-from optimizer.evaluate import make_plan, required_kwh
+from optimizer.evaluate import make_plan, required_by_charger_kwh
 from optimizer.formulation import FAIR_MIN_OWED_KWH, earliness, weights
 from optimizer.minimum import minimum_floor_a
-from optimizer.model import FloatArray, Plan, PlanStatus, Problem, watts_per_amp
+from optimizer.model import FloatArray, Plan, PlanStatus, Problem, kw_per_a, session_arrays
 from optimizer.scheduler import Scheduler, fallback_plan
 
 IntArray = npt.NDArray[np.int64]
@@ -57,10 +57,10 @@ IntArray = npt.NDArray[np.int64]
 # honouring them (two cars short of capacity: one gets everything, the other nothing).
 DUAL_TOLERANCE = 1e-10
 _SIMPLEX_STRATEGY = {"dual": 1, "dual-sip": 2, "primal": 4}
-# warm_simplex "auto" is "dual-sip", HiGHS's parallel dual simplex (simplex_strategy 2): with
-# slot earliness by index a re-plan changes few costs and mostly bounds, which the dual simplex
-# takes in its stride. Measured medians of the benchmark's warm re-plans on 2 cores: N = 1000
-# primal 122 ms, dual 127 ms, dual-sip 108 ms; N = 5000 dual 707 ms, dual-sip 577 ms.
+# warm_simplex "auto" is "dual", HiGHS's serial dual simplex (simplex_strategy 1). With the
+# jittered earliness a warm re-plan takes tens of iterations, where threads gain nothing; and
+# on a shared 2-core machine the parallel dual simplex ("dual-sip") waits for its threads: the
+# same warm re-plans at N = 1000 took 75-225 ms with it and 37-68 ms serially (load 3.5).
 # Relative change below which a cost counts as unchanged (rounding noise, not data).
 _COST_RTOL = 1e-12
 # Rebuild cold once this share of the x columns are retired (fixed at 0 after a re-wiring).
@@ -121,22 +121,15 @@ def _lp(problem: Problem) -> _Lp:
     kept = np.flatnonzero(
         np.isfinite(tree.rows_lower).any(axis=1) | np.isfinite(tree.rows_upper).any(axis=1)
     )
-    on = problem.session_on()
-    index = problem.charger_index
-    kw_per_a = np.array([watts_per_amp(c, on.get(c.id)) / 1000.0 for c in problem.chargers])
-    k = kw_per_a[:, None] * problem.horizon.hours[None, :]
+    power = kw_per_a(problem)
+    k = power[:, None] * problem.horizon.hours[None, :]
     w = weights(problem)
     price = np.asarray(problem.tariff.import_price_per_kwh, dtype=float)
     x_cost = k * (price[None, :] - w.early * earliness(problem))
 
-    occupied = np.zeros(n, dtype=bool)
-    owed, remaining, priority = np.zeros(n), np.zeros(n), np.zeros(n)
-    for s in problem.sessions:
-        i = index[s.charger_id]
-        occupied[i] = True
-        owed[i] = required_kwh(problem, s)
-        remaining[i] = s.energy_remaining_kwh
-        priority[i] = s.priority
+    on = session_arrays(problem)
+    occupied, remaining, priority = on.occupied, on.remaining_kwh, on.priority
+    owed = required_by_charger_kwh(problem)
     demand = problem.tariff.demand_charge_per_kw
     has_peak = demand != 0.0
     peak_lower = [problem.tariff.peak_so_far_kw] if has_peak else []
@@ -175,7 +168,7 @@ def _lp(problem: Problem) -> _Lp:
         x_cost=x_cost,
         tree=rows.toarray(),
         tree_csc=sp.csc_matrix(rows),
-        kw_per_a=kw_per_a,
+        kw_per_a=power,
         fair_kwh=fair_kwh,
         other_lower=other_lower,
         other_upper=other_upper,
@@ -274,7 +267,7 @@ class HighsScheduler:
 
     ``cold_solver`` is the HiGHS ``solver`` option for a fresh model (``"simplex"``, ``"ipm"``,
     ``"choose"``); re-solves of a kept model start from the last basis with ``warm_simplex``
-    (``"primal"``, ``"dual"``, ``"dual-sip"`` (parallel dual), or ``"auto"``: ``"dual-sip"``).
+    (``"primal"``, ``"dual"``, ``"dual-sip"`` (parallel dual), or ``"auto"``: ``"dual"``).
     One instance per site: a problem with other chargers or circuits rebuilds the model.
     """
 
@@ -327,7 +320,7 @@ class HighsScheduler:
         highs.setOptionValue("solver", "simplex" if warm else self.cold_solver)
         strategy = self.warm_simplex if warm else "dual"
         if strategy == "auto":
-            strategy = "dual-sip"
+            strategy = "dual"
         highs.setOptionValue("simplex_strategy", _SIMPLEX_STRATEGY[strategy])
         # Cost perturbation (about 2e-6 of a cost) is larger than the tie-breakers: cleaning it
         # up afterwards took thousands of primal iterations, warm and cold (N = 1000 cold: 6166

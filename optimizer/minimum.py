@@ -41,12 +41,13 @@ from optimizer.circuits import (
     clamp,
     current_bounds_a,
 )
-from optimizer.model import FloatArray, Problem, watts_per_amp
+from optimizer.model import FloatArray, Problem, kw_per_a, per_problem, session_arrays
 
 # A planned current this close above a step counts as on it [A]: solver noise, not a plan.
 _ON_STEP_A = 1e-6
 
 
+@per_problem
 def lowest_currents_a(problem: Problem) -> FloatArray:
     """(chargers,): the smallest current other than 0 each charger accepts [A]."""
     return np.array([c.lowest_current_a for c in problem.chargers], dtype=float)
@@ -96,23 +97,21 @@ def minimum_floor_a(problem: Problem, tree: CircuitTree | None = None) -> FloatA
 
 def _candidates(problem: Problem) -> list[tuple[float, float, int]]:
     """(-priority, departure, charger index) of the sessions :func:`minimum_floor_a` considers."""
-    bound = current_bounds_a(problem)[:, 0]
-    hours = float(problem.horizon.hours[0])
-    index = problem.charger_index
-    found = []
-    for session in problem.sessions:
-        if not session.charging:
-            continue
-        i = index[session.charger_id]
-        charger = problem.chargers[i]
-        lowest = charger.lowest_current_a
-        if charger.min_current_a <= 0 or lowest > bound[i]:
-            continue
-        kwh = lowest * watts_per_amp(charger, session) * hours / 1000.0
-        if kwh > session.energy_remaining_kwh:
-            continue
-        found.append((-session.priority, session.departure_s, i))
-    return found
+    on = session_arrays(problem)
+    lowest = lowest_currents_a(problem)
+    minimum = np.array([c.min_current_a for c in problem.chargers], dtype=float)
+    kwh = lowest * kw_per_a(problem) * float(problem.horizon.hours[0])
+    eligible = (
+        on.charging
+        & (minimum > 0)
+        & (lowest <= current_bounds_a(problem)[:, 0])
+        & (kwh <= on.remaining_kwh)
+    )
+    chosen = np.flatnonzero(eligible)
+    return list(
+        zip((-on.priority[chosen]).tolist(), on.departure_s[chosen].tolist(), chosen.tolist(),
+            strict=True)
+    )  # fmt: skip
 
 
 def limits_now_a(

@@ -20,16 +20,19 @@ session
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 PHASES = 3
+T = TypeVar("T")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -344,6 +347,82 @@ def _check_acyclic(circuits: Mapping[str, Circuit]) -> None:
             _check(node not in seen, f"circuit tree has a cycle through {node}")
             seen.add(node)
             node = circuits[node].parent_id
+
+
+def per_problem(function: Callable[[Problem], T]) -> Callable[[Problem], T]:
+    """``function(problem)``, computed once for the problem object it was last asked about.
+
+    One plan asks for the same derived arrays (presence, bounds, the circuit tree) many times;
+    a :class:`Problem` is frozen, so the answer for the same object cannot change. The cache
+    compares by identity (O(1), unlike the dataclass's equality) and holds one entry; reading
+    and replacing it are single operations, so concurrent callers at worst compute twice.
+    Arrays in the answer are made read-only: callers copy before they change anything.
+    """
+    last: list[tuple[Problem | None, T | None]] = [(None, None)]
+
+    @functools.wraps(function)
+    def cached(problem: Problem) -> T:
+        known, value = last[0]
+        if known is problem:
+            return value  # type: ignore[return-value]
+        value = function(problem)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        last[0] = (problem, value)
+        return value
+
+    return cached
+
+
+@dataclass(frozen=True)
+class SessionArrays:
+    """The sessions as (chargers,) arrays in ``problem.chargers`` order; free chargers have none.
+
+    Free chargers: ``occupied`` False, arrival ``+inf`` and departure ``-inf`` (never present),
+    0 energy and priority, not charging.
+    """
+
+    occupied: npt.NDArray[np.bool_]
+    arrival_s: FloatArray
+    departure_s: FloatArray
+    remaining_kwh: FloatArray
+    priority: FloatArray
+    charging: npt.NDArray[np.bool_]
+
+
+@per_problem
+def session_arrays(problem: Problem) -> SessionArrays:
+    """The sessions of ``problem`` by charger, as arrays (see :class:`SessionArrays`)."""
+    n = len(problem.chargers)
+    index = problem.charger_index
+    rows = [index[s.charger_id] for s in problem.sessions]
+    values = np.array(
+        [
+            (s.arrival_s, s.departure_s, s.energy_remaining_kwh, s.priority, float(s.charging))
+            for s in problem.sessions
+        ],
+        dtype=float,
+    ).reshape(len(rows), 5)
+    columns = [np.full(n, np.inf), np.full(n, -np.inf), np.zeros(n), np.zeros(n), np.zeros(n)]
+    for column, value in zip(columns, values.T, strict=True):
+        column[rows] = value
+        column.flags.writeable = False
+    occupied = np.zeros(n, dtype=bool)
+    occupied[rows] = True
+    occupied.flags.writeable = False
+    charging = columns[4] > 0
+    charging.flags.writeable = False
+    return SessionArrays(occupied, columns[0], columns[1], columns[2], columns[3], charging)
+
+
+@per_problem
+def kw_per_a(problem: Problem) -> FloatArray:
+    """(chargers,): the power one ampere of per-phase current means on each charger [kW/A].
+
+    With the session on it, if any (:func:`watts_per_amp`).
+    """
+    on = problem.session_on()
+    return np.array([watts_per_amp(c, on.get(c.id)) / 1000.0 for c in problem.chargers])
 
 
 class PlanStatus(StrEnum):
