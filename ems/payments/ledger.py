@@ -40,20 +40,12 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Row, and_, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from ems.payments.convert import (
-    account_from_row,
-    entry_from_row,
-    hold_from_row,
-    payment_from_row,
-    refund_from_rows,
-    statement_line_from_row,
-)
 from ems.payments.errors import (
     AccountClosed,
     AccountExists,
@@ -70,6 +62,7 @@ from ems.payments.errors import (
     UnknownPayment,
 )
 from ems.payments.money import Money, check_currency
+from ems.payments.queries import LedgerQueries, parse_enum
 from ems.payments.types import (
     Account,
     AccountKind,
@@ -80,12 +73,10 @@ from ems.payments.types import (
     JournalKind,
     Payment,
     Refund,
-    StatementLine,
 )
 from ems.store import models as m
 
 Clock = Callable[[], datetime]
-_E = TypeVar("_E", AccountKind, AccountStatus, HoldStatus)
 
 #: How long a hold lasts unless told otherwise: longer than any charging session should be.
 DEFAULT_HOLD_TTL = timedelta(days=7)
@@ -109,7 +100,7 @@ class _Replayed(Exception):
         self.result_id = result_id
 
 
-class Ledger:
+class Ledger(LedgerQueries):
     """Wallets, fleet accounts and their holds, captures and refunds in the database.
 
     ``engine`` is the store's (``Store.engine``), migrated to at least revision 0003. ``clock``
@@ -202,7 +193,7 @@ class Ledger:
                     )
                 values["credit_limit_minor"] = limit
             if status is not None:
-                status = _enum(AccountStatus, status, "status")
+                status = parse_enum(AccountStatus, status, "status")
                 if status is AccountStatus.CLOSED and (row.balance_minor or row.held_minor):
                     raise InvalidRequest(
                         f"account {account_id} still has a balance of "
@@ -532,202 +523,6 @@ class Ledger:
         params = refund_request(payment_id, amount, reason)
         return self.get_refund(int(self._idempotent(idempotency_key, "refund", params, run)))
 
-    # -- queries -----------------------------------------------------------------------------
-
-    def get_account(self, account_id: str) -> Account:
-        a = m.payment_accounts
-        row = self._first(select(a).where(a.c.id == account_id))
-        if row is None:
-            raise UnknownAccount(f"no payment account {account_id!r}")
-        return account_from_row(row)
-
-    def list_accounts(self, kind: AccountKind | str | None = None) -> list[Account]:
-        """All accounts (system ones included unless ``kind`` says otherwise), by id."""
-        a = m.payment_accounts
-        query = select(a).order_by(a.c.id)
-        if kind is not None:
-            query = query.where(a.c.kind == _enum(AccountKind, kind, "kind").value)
-        with self.engine.connect() as conn:
-            return [account_from_row(row) for row in conn.execute(query)]
-
-    def system_account_id(self, kind: AccountKind | str, currency: str) -> str:
-        """Id of the system account of ``kind`` in ``currency`` (it may not exist yet)."""
-        kind = _enum(AccountKind, kind, "kind")
-        if kind.is_customer:
-            raise InvalidRequest(f"{kind.value} is not a system account kind")
-        return f"sys:{kind.value}:{check_currency(currency)}"
-
-    def get_hold(self, hold_id: str) -> Hold:
-        h = m.payment_holds
-        row = self._first(select(h).where(h.c.id == hold_id))
-        if row is None:
-            raise UnknownHold(f"no hold {hold_id!r}")
-        return hold_from_row(row)
-
-    def hold_by_external_id(self, provider: str, external_id: str) -> Hold:
-        """The hold recorded for a card processor's authorization id."""
-        h = m.payment_holds
-        query = select(h).where(h.c.provider == provider, h.c.external_id == external_id)
-        row = self._first(query)
-        if row is None:
-            raise UnknownHold(f"no {provider} hold for authorization {external_id!r}")
-        return hold_from_row(row)
-
-    def holds(self, account_id: str, status: HoldStatus | str | None = None) -> list[Hold]:
-        """Holds of an account, newest first; only those of ``status`` if given."""
-        self.get_account(account_id)
-        h = m.payment_holds
-        query = select(h).where(h.c.account_id == account_id)
-        if status is not None:
-            query = query.where(h.c.status == _enum(HoldStatus, status, "status").value)
-        query = query.order_by(h.c.created_at.desc(), h.c.id)
-        with self.engine.connect() as conn:
-            return [hold_from_row(row) for row in conn.execute(query)]
-
-    def get_payment(self, payment_id: str) -> Payment:
-        p = m.payments
-        row = self._first(select(p).where(p.c.id == payment_id))
-        if row is None:
-            raise UnknownPayment(f"no payment {payment_id!r}")
-        return payment_from_row(row)
-
-    def get_journal(self, journal_id: int) -> Journal:
-        j, e = m.payment_journals, m.payment_entries
-        with self.engine.connect() as conn:
-            row = conn.execute(select(j).where(j.c.id == journal_id)).first()
-            if row is None:
-                raise LookupError(f"no journal {journal_id}")
-            entries = conn.execute(select(e).where(e.c.journal_id == journal_id).order_by(e.c.id))
-            return Journal(
-                id=row.id,
-                kind=JournalKind(row.kind),
-                created_at=row.created_at,
-                reference=row.reference,
-                reason=row.reason,
-                actor=row.actor,
-                hold_id=row.hold_id,
-                payment_id=row.payment_id,
-                external_id=row.external_id,
-                entries=tuple(entry_from_row(entry) for entry in entries),
-            )
-
-    def get_refund(self, refund_id: int) -> Refund:
-        j, e, p = m.payment_journals, m.payment_entries, m.payments
-        with self.engine.connect() as conn:
-            journal = conn.execute(
-                select(j).where(j.c.id == refund_id, j.c.kind == JournalKind.REFUND.value)
-            ).first()
-            if journal is None:
-                raise LookupError(f"no refund {refund_id}")
-            entry = conn.execute(
-                select(e)
-                .join(p, p.c.id == journal.payment_id)
-                .where(e.c.journal_id == refund_id, e.c.account_id == p.c.account_id)
-            ).one()
-            return refund_from_rows(journal, entry)
-
-    def statement(
-        self,
-        account_id: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        after_entry_id: int | None = None,
-        limit: int = 100,
-    ) -> list[StatementLine]:
-        """Entries of an account, oldest first, each with the balance right after it.
-
-        ``since`` <= time < ``until``; page on with ``after_entry_id`` = the last line's id.
-        """
-        if limit < 1:
-            raise InvalidRequest(f"limit must be at least 1, not {limit}")
-        self.get_account(account_id)
-        e, j = m.payment_entries, m.payment_journals
-        query = (
-            select(
-                e.c.id.label("entry_id"),
-                e.c.journal_id,
-                e.c.currency,
-                e.c.amount_minor,
-                e.c.balance_after_minor,
-                e.c.created_at,
-                j.c.kind,
-                j.c.reference,
-                j.c.reason,
-                j.c.hold_id,
-                j.c.payment_id,
-            )
-            .join(j, j.c.id == e.c.journal_id)
-            .where(e.c.account_id == account_id)
-        )
-        if since is not None:
-            query = query.where(e.c.created_at >= since)
-        if until is not None:
-            query = query.where(e.c.created_at < until)
-        if after_entry_id is not None:
-            query = query.where(e.c.id > after_entry_id)
-        query = query.order_by(e.c.id).limit(limit)
-        with self.engine.connect() as conn:
-            return [statement_line_from_row(row) for row in conn.execute(query)]
-
-    def check_integrity(self) -> list[str]:
-        """Every way the stored ledger breaks its invariants, in words; ``[]`` when sound.
-
-        Journals that do not balance per currency, cached balances or holds that differ from the
-        entries and active holds, customer accounts beyond their limit, entries whose running
-        balance does not add up.
-        """
-        a, e, h = m.payment_accounts, m.payment_entries, m.payment_holds
-        problems: list[str] = []
-        with self.engine.connect() as conn:
-            unbalanced = conn.execute(
-                select(e.c.journal_id, e.c.currency, func.sum(e.c.amount_minor))
-                .group_by(e.c.journal_id, e.c.currency)
-                .having(func.sum(e.c.amount_minor) != 0)
-            )
-            problems += [f"journal {j} sums to {s} in {c}" for j, c, s in unbalanced]
-            sums = dict(
-                conn.execute(
-                    select(e.c.account_id, func.sum(e.c.amount_minor)).group_by(e.c.account_id)
-                ).all()
-            )
-            held = dict(
-                conn.execute(
-                    select(h.c.account_id, func.sum(h.c.amount_minor))
-                    .where(h.c.status == HoldStatus.ACTIVE.value)
-                    .group_by(h.c.account_id)
-                ).all()
-            )
-            entries = conn.execute(
-                select(e.c.account_id, e.c.amount_minor, e.c.balance_after_minor, e.c.id).order_by(
-                    e.c.account_id, e.c.id
-                )
-            ).all()
-            accounts = conn.execute(select(a)).all()
-        running: dict[str, int] = defaultdict(int)
-        for account_id, amount, after, entry_id in entries:
-            running[account_id] += amount
-            if running[account_id] != after:
-                problems.append(
-                    f"entry {entry_id}: balance after {after}, entries give {running[account_id]}"
-                )
-        for row in accounts:
-            if row.balance_minor != int(sums.get(row.id, 0)):
-                problems.append(
-                    f"account {row.id}: balance {row.balance_minor}, entries sum "
-                    f"to {sums.get(row.id, 0)}"
-                )
-            if row.held_minor != int(held.get(row.id, 0)):
-                problems.append(
-                    f"account {row.id}: held {row.held_minor}, active holds sum "
-                    f"to {held.get(row.id, 0)}"
-                )
-            if AccountKind(row.kind).is_customer and (
-                row.balance_minor - row.held_minor + row.credit_limit_minor < 0
-            ):
-                problems.append(f"account {row.id} is beyond its limit")
-        return problems
-
     def replay(self, idempotency_key: str, operation: str, params: dict[str, Any]) -> str | None:
         """The result id of an earlier request with this key, None if the key is new.
 
@@ -994,10 +789,6 @@ class Ledger:
             raise InvalidAmount(f"credit_limit {limit} is negative")
         return limit.minor
 
-    def _first(self, query: Any) -> Row[Any] | None:
-        with self.engine.connect() as conn:
-            return conn.execute(query).first()
-
 
 class _Request:
     """An idempotency key with the operation and a fingerprint of its parameters."""
@@ -1035,7 +826,7 @@ def refund_request(payment_id: str, amount: Money, reason: str | None) -> dict[s
 
 
 def _customer_kind(kind: AccountKind | str, account_id: str | None = None) -> AccountKind:
-    kind = _enum(AccountKind, kind, "kind")
+    kind = parse_enum(AccountKind, kind, "kind")
     if not kind.is_customer:
         if account_id is not None:
             raise InvalidRequest(f"account {account_id} is a system account ({kind.value})")
@@ -1043,14 +834,6 @@ def _customer_kind(kind: AccountKind | str, account_id: str | None = None) -> Ac
             f"kind: open a wallet or fleet account; {kind.value} accounts are the ledger's own"
         )
     return kind
-
-
-def _enum(cls: type[_E], value: _E | str, field: str) -> _E:
-    try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in cls)
-        raise InvalidRequest(f"{field}: {value!r} is not one of {allowed}") from None
 
 
 def _name(name: str) -> str:
