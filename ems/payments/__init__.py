@@ -11,6 +11,7 @@ Money is :class:`Money`: integer minor units of an ISO 4217 currency, never a fl
 routes are in ``ems.payments.api``; ``docs/payments.md`` describes the whole design.
 """
 
+from ems.payments.card import CardPaymentProvider, CardProcessor
 from ems.payments.errors import (
     AccountClosed,
     AccountExists,
@@ -31,6 +32,7 @@ from ems.payments.errors import (
 )
 from ems.payments.ledger import Ledger
 from ems.payments.money import Money
+from ems.payments.provider import LedgerPaymentProvider, PaymentProvider
 from ems.payments.types import (
     Account,
     AccountKind,
@@ -52,6 +54,8 @@ __all__ = [
     "AccountKind",
     "AccountStatus",
     "AmountExceedsHold",
+    "CardPaymentProvider",
+    "CardProcessor",
     "CardProcessorError",
     "CurrencyMismatch",
     "Entry",
@@ -65,10 +69,12 @@ __all__ = [
     "Journal",
     "JournalKind",
     "Ledger",
+    "LedgerPaymentProvider",
     "Money",
     "Payment",
     "PaymentDeclined",
     "PaymentError",
+    "PaymentProvider",
     "Refund",
     "RefundExceedsPayment",
     "StatementLine",
