@@ -67,7 +67,7 @@ class FakeCardProcessor:
     ) -> CardAuthorization:
         request = ("authorize", payment_method, amount, reference)
         if (done := self._enter("authorize", idempotency_key, request)) is not None:
-            return done  # type: ignore[no-any-return]
+            return done
         status = (
             AuthorizationStatus.DECLINED
             if payment_method in self.declined_methods
@@ -81,14 +81,14 @@ class FakeCardProcessor:
             decline_reason="insufficient_funds" if status == "declined" else None,
         )
         self.authorizations[auth.id] = auth
-        return self._remember(idempotency_key, request, auth)  # type: ignore[no-any-return]
+        return self._remember(idempotency_key, request, auth)
 
     async def capture(
         self, authorization_id: str, amount: Money, idempotency_key: str
     ) -> CardCapture:
         request = ("capture", authorization_id, amount)
         if (done := self._enter("capture", idempotency_key, request)) is not None:
-            return done  # type: ignore[no-any-return]
+            return done
         auth = self._auth(authorization_id)
         if auth.status != AuthorizationStatus.AUTHORIZED:
             raise CardProcessorError(f"fake processor: {authorization_id} is {auth.status}")
@@ -97,23 +97,23 @@ class FakeCardProcessor:
         self.authorizations[auth.id] = replace(auth, status=AuthorizationStatus.CAPTURED)
         capture = CardCapture(f"cap_{next(self._ids)}", authorization_id, amount)
         self.captures[capture.id] = _Capture(capture)
-        return self._remember(idempotency_key, request, capture)  # type: ignore[no-any-return]
+        return self._remember(idempotency_key, request, capture)
 
     async def cancel(self, authorization_id: str, idempotency_key: str) -> CardAuthorization:
         request = ("cancel", authorization_id)
         if (done := self._enter("cancel", idempotency_key, request)) is not None:
-            return done  # type: ignore[no-any-return]
+            return done
         auth = self._auth(authorization_id)
         if auth.status == AuthorizationStatus.CAPTURED:
             raise CardProcessorError(f"fake processor: {authorization_id} is captured")
         canceled = replace(auth, status=AuthorizationStatus.CANCELED)
         self.authorizations[auth.id] = canceled
-        return self._remember(idempotency_key, request, canceled)  # type: ignore[no-any-return]
+        return self._remember(idempotency_key, request, canceled)
 
     async def refund(self, capture_id: str, amount: Money, idempotency_key: str) -> CardRefund:
         request = ("refund", capture_id, amount)
         if (done := self._enter("refund", idempotency_key, request)) is not None:
-            return done  # type: ignore[no-any-return]
+            return done
         captured = self.captures.get(capture_id)
         if captured is None:
             raise CardProcessorError(f"fake processor: no capture {capture_id}")
@@ -121,7 +121,7 @@ class FakeCardProcessor:
             raise CardProcessorError(f"fake processor: refund of {amount} exceeds the capture")
         captured.refunded_minor += amount.minor
         refund = CardRefund(f"re_{next(self._ids)}", capture_id, amount)
-        return self._remember(idempotency_key, request, refund)  # type: ignore[no-any-return]
+        return self._remember(idempotency_key, request, refund)
 
     async def get_authorization(self, authorization_id: str) -> CardAuthorization:
         self._enter("get_authorization", None, ())

@@ -275,7 +275,7 @@ def test_random_operations_keep_the_ledger_balanced_and_never_overdrawn(store: S
     if store.engine.dialect.name == "postgresql":
         examples //= 3  # each step is a few round trips to a server sharing the same two cores
     run_state_machine_as_test(
-        lambda: LedgerMachine(store),
+        lambda: LedgerMachine(store),  # type: ignore[arg-type]  # a factory is accepted too
         settings=settings(
             max_examples=examples,
             stateful_step_count=40,
