@@ -157,6 +157,8 @@ class SimChargePoint:
         self.connected = False
         self.registration: str | None = None
         self.boot_reason = "PowerUp"
+        self.was_accepted = False
+        """Whether the last connection got as far as an accepted boot."""
         self._wire: Wire | None = None
         self._accepted = asyncio.Event()
         self._reported: dict[int, ConnectorStatus] = {}
@@ -241,6 +243,8 @@ class SimChargePoint:
                         task.result()
             finally:
                 self.connected = False
+                self.was_accepted = self._accepted.is_set()
+                self.registration = None
                 self._wire = None
                 self._accepted.clear()
                 self._reported.clear()

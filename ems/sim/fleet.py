@@ -146,9 +146,9 @@ class Fleet:
             except Exception as error:
                 self.stats.connection_failures += 1
                 log.warning("%s: connection failed: %s", cp.id, error or type(error).__name__)
-            if cp.registration == "Accepted":
+            if cp.was_accepted:
                 delay_s = self.backoff.initial_s  # it worked for a while: start over
-                cp.registration = None
+                cp.was_accepted = False
             wait_s = delay_s * (1.0 + self.backoff.jitter * self._rng.random())
             await asyncio.sleep(wait_s)
             delay_s = min(self.backoff.max_s, delay_s * self.backoff.factor)

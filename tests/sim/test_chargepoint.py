@@ -75,11 +75,11 @@ async def test_v16_station_follows_the_profile_it_receives() -> None:
     async with csms_server() as csms, station(csms, OcppVersion.V16) as sim:
         record = csms.records[sim.id]
         assert record.boots == 1
-        assert (1, "Available") in record.statuses
+        await eventually(lambda: (1, "Available") in record.statuses)
         sim.plug_in(Ev(CAR, soc=0.2), "TAG-1")
         await eventually(lambda: (record.latest("Power.Active.Import") or 0) > 11000)
         assert record.started[0]["id_tag"] == "TAG-1"
-        assert (1, "Charging") in record.statuses
+        await eventually(lambda: (1, "Charging") in record.statuses)
         assert record.latest("Current.Import", "L3") == 16.0
         transaction_id = sim.state().evses[0].transaction_id
         assert transaction_id == "100"
@@ -119,7 +119,7 @@ async def test_v201_station_follows_the_profile_it_receives() -> None:
         record = csms.records[sim.id]
         sim.plug_in(Ev(CAR, soc=0.2), "TAG-2")
         await eventually(lambda: (record.latest("Power.Active.Import") or 0) > 11000)
-        assert (1, "Occupied") in record.statuses
+        await eventually(lambda: (1, "Occupied") in record.statuses)
         started = record.started[0]
         assert started["id_token"] == {"id_token": "TAG-2", "type": "ISO14443"}
         transaction_id = started["transaction_info"]["transaction_id"]

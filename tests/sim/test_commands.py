@@ -142,8 +142,7 @@ async def test_station_maximum_is_shared_by_its_evses(version: OcppVersion) -> N
     async with csms_server() as csms, station(csms, version, evse_count=2) as sim:
         sim.plug_in(Ev(CAR, soc=0.2), "A")
         sim.plug_in(Ev(CAR, soc=0.2), "B")
-        await eventually(lambda: all(e.transaction_id for e in sim.state().evses))
-        assert sim.state().power_w == 2 * 11040.0
+        await eventually(lambda: sim.state().power_w == 2 * 11040.0)
         schedule = {
             "chargingRateUnit": "W",
             "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 13800.0}],
@@ -199,7 +198,7 @@ async def test_v16_availability_unlock_trigger_and_reset() -> None:
         trigger = await cp.call(call16.TriggerMessage(requested_message="StatusNotification"))
         assert trigger.status == "Accepted"
         await eventually(lambda: len(record.statuses) > count)
-        assert record.statuses[-1] == (1, "Charging")
+        await eventually(lambda: record.statuses[-1] == (1, "Charging"))
         unlock = await cp.call(call16.UnlockConnector(connector_id=1))
         assert unlock.status == "Unlocked"
         await eventually(lambda: len(record.stopped) == 1)
