@@ -66,10 +66,8 @@ async def test_fleet_boots_on_ems_and_starts_transactions_in_both_versions(
             fleet.arrive(arrival("SIM-201", "TAG-201", clock))
             csms = server.ems.csms
             await eventually(lambda: len(csms.open_transactions()) == 2)
-            for station_id in ("SIM-16", "SIM-201"):  # the answers reach the stations
-                await eventually(
-                    lambda: fleet.state(station_id).evses[0].transaction_id is not None
-                )  # noqa: B023
+            started = ("SIM-16", "SIM-201")  # the answers reach the stations too
+            await eventually(lambda: all(fleet.state(i).evses[0].transaction_id for i in started))
             by_station = {tx.charge_point_id: tx for tx in csms.open_transactions()}
             assert by_station["SIM-16"].id_token is not None
             assert by_station["SIM-16"].id_token.id == "TAG-16"
