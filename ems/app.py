@@ -8,6 +8,7 @@ configured, on the TLS port, both from the same process and event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -20,12 +21,16 @@ from fastapi.responses import RedirectResponse
 from ems.config import Settings
 from ems.control.service import ControlService
 from ems.csms import CentralSystem, Clock, utc_now
+from ems.payments.ledger import Ledger
 from ems.store import Recorder, Store
 
 if TYPE_CHECKING:
     from ems.site import SiteConfig
 
 log = logging.getLogger(__name__)
+
+# How often expired payment holds are released [s].
+HOLD_SWEEP_INTERVAL_S = 300.0
 
 
 class Ems:
@@ -41,7 +46,9 @@ class Ems:
         )
         self.csms = CentralSystem(settings, self.store, self.recorder, clock)
         self.control: ControlService | None = None
+        self.ledger = Ledger(self.store.engine, clock=clock)
         self.bootstrap_token: str | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
 
     def _sites(self) -> list[SiteConfig]:
         """The configured sites, loaded and checked (a ConfigError names file and key)."""
@@ -59,6 +66,7 @@ class Ems:
                 self._sites(), self.csms, self.store, self.recorder, time_scale=control.time_scale
             )
             await self.control.start()
+        self._housekeeping = asyncio.create_task(self._expire_holds())
         token = self.settings.api.bootstrap_admin_token
         if token and not await asyncio.to_thread(self.store.verify_api_token, token):
             try:
@@ -68,6 +76,15 @@ class Ems:
             else:
                 self.bootstrap_token = token
 
+    async def _expire_holds(self) -> None:
+        """Release payment holds past their expiry, every few minutes."""
+        while True:
+            try:
+                await asyncio.to_thread(self.ledger.expire_holds)
+            except Exception:
+                log.exception("expiring payment holds failed")
+            await asyncio.sleep(HOLD_SWEEP_INTERVAL_S)
+
     async def stop(self) -> None:
         """Write everything still queued (nothing is lost), then let go of the database.
 
@@ -75,6 +92,10 @@ class Ems:
         """
         if self.control is not None:
             await self.control.stop()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
         while True:
             try:
                 await asyncio.to_thread(self.recorder.stop, 30.0)
@@ -96,6 +117,7 @@ def create_app(ems: Ems) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.ems = ems
+    app.state.ledger = ems.ledger
     app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
     install_api(app)
 
