@@ -7,7 +7,9 @@ Sites of N chargers (7.4 to 22 kW AC, single- and three-phase with rotated phase
 Cold: a new :class:`~optimizer.lp_highs.HighsScheduler` builds and solves the instance.
 Warm: the same scheduler re-plans 5 simulated seconds later on the same slot grid (first slot
 5 s shorter): energy delivered at the planned currents, a few arrivals and departures, and the
-site capacity lowered by 2%. PuLP + CBC solves the cold instance once per size for the ratio.
+site capacity lowered by 2%. A car the previous plan let charge is ``charging`` (the
+minimum-current rule keeps it at its minimum at least). PuLP + CBC solves the cold instance
+once per size for the ratio.
 
     .venv/bin/python benchmarks/optimizer.py [--sizes 10 100 1000 5000] [--skip-pulp-above 1000]
 
@@ -130,6 +132,7 @@ def five_seconds_later(problem: Problem, plan: Plan, rng: np.random.Generator) -
                 ),
                 arrival_s=s.arrival_s - STEP_S,
                 departure_s=s.departure_s - STEP_S,
+                charging=plan.limit_now_a[s.charger_id] > 0,
             )
         )
     taken = {s.charger_id for s in sessions}
