@@ -179,6 +179,7 @@ class ControlLoop:
                 run_date=datetime.now().astimezone() + timedelta(seconds=DEBOUNCE_S),
                 id="triggered",
                 misfire_grace_time=None,
+                max_instances=4,  # a trigger during a running cycle waits for its lock
             )
 
     async def _run_triggered(self) -> None:
