@@ -96,7 +96,15 @@ class StatusHistory(Base):
 
 
 class IdTokenModel(Base):
+    """Id tokens; ``account_id``, ``max_concurrent_tx`` and ``label`` came with revision 0004."""
+
     __tablename__ = "id_tokens"
+    __table_args__ = (
+        CheckConstraint("status IN ('Accepted', 'Blocked', 'Expired', 'Invalid')", name="status"),
+        CheckConstraint("max_concurrent_tx >= 1", name="max_concurrent_tx"),
+        Index(None, "group_id"),
+        Index(None, "account_id"),
+    )
 
     id_token: Mapped[str] = mapped_column(String, primary_key=True)
     type: Mapped[str] = mapped_column(String)
@@ -104,6 +112,9 @@ class IdTokenModel(Base):
     expires_at: Mapped[datetime | None]
     group_id: Mapped[str | None] = mapped_column(String)
     created_at: Mapped[datetime]
+    account_id: Mapped[str | None] = mapped_column(String, ForeignKey("payment_accounts.id"))
+    max_concurrent_tx: Mapped[int | None]
+    label: Mapped[str | None] = mapped_column(String)
 
 
 class TransactionModel(Base):
@@ -441,6 +452,52 @@ class PaymentIdempotencyKeyModel(Base):
     created_at: Mapped[datetime]
 
 
+# -- Identification (ems.identity) ---------------------------------------------------------------
+# Written synchronously by the token service (never through the recorder), so foreign keys hold.
+
+
+class IdTokenLocationModel(Base):
+    """Where a restricted token is valid: a charge point (``evse_id`` 0: any EVSE) or an EVSE."""
+
+    __tablename__ = "id_token_locations"
+    __table_args__ = (CheckConstraint("evse_id >= 0", name="evse_id"),)
+
+    id_token: Mapped[str] = mapped_column(
+        String, ForeignKey("id_tokens.id_token", ondelete="CASCADE"), primary_key=True
+    )
+    charge_point_id: Mapped[str] = mapped_column(String, primary_key=True)
+    evse_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
+class LocalAuthListModel(Base):
+    """A charge point's local authorization list as ems last got it accepted.
+
+    ``version`` is the list version the charger confirmed (0: none sent yet), ``status`` the
+    outcome of the last attempt (Accepted, Failed, VersionMismatch, NotSupported, or an error).
+    ``cache_clear_pending``: a token was revoked since the charger's cache was last cleared.
+    """
+
+    __tablename__ = "local_auth_lists"
+
+    charge_point_id: Mapped[str] = mapped_column(String, primary_key=True)
+    version: Mapped[int]
+    status: Mapped[str | None] = mapped_column(String)
+    synced_at: Mapped[datetime | None]
+    cache_clear_pending: Mapped[bool]
+    updated_at: Mapped[datetime]
+
+
+class LocalAuthListEntryModel(Base):
+    """One entry of a charge point's list as the charger has it; ``digest`` is of its content."""
+
+    __tablename__ = "local_auth_list_entries"
+
+    charge_point_id: Mapped[str] = mapped_column(String, primary_key=True)
+    id_token: Mapped[str] = mapped_column(String, primary_key=True)
+    type: Mapped[str] = mapped_column(String)
+    digest: Mapped[str] = mapped_column(String)
+
+
 charge_points = cast(Table, ChargePoint.__table__)
 connectors = cast(Table, Connector.__table__)
 status_history = cast(Table, StatusHistory.__table__)
@@ -461,3 +518,6 @@ payment_entries = cast(Table, PaymentEntryModel.__table__)
 payment_holds = cast(Table, PaymentHoldModel.__table__)
 payments = cast(Table, PaymentModel.__table__)
 payment_idempotency_keys = cast(Table, PaymentIdempotencyKeyModel.__table__)
+id_token_locations = cast(Table, IdTokenLocationModel.__table__)
+local_auth_lists = cast(Table, LocalAuthListModel.__table__)
+local_auth_list_entries = cast(Table, LocalAuthListEntryModel.__table__)

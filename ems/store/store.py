@@ -142,7 +142,8 @@ class Store:
 
     def get_id_token(self, id_token: str) -> IdTokenRow | None:
         t = m.id_tokens
-        rows = self._all(select(t).where(t.c.id_token == id_token))
+        columns = [t.c[name] for name in IdTokenRow.__dataclass_fields__]
+        rows = self._all(select(*columns).where(t.c.id_token == id_token))
         return IdTokenRow(**rows[0]._asdict()) if rows else None
 
     # -- API tokens --------------------------------------------------------------------------
