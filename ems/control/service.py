@@ -14,16 +14,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ems.control.forecast import HISTORY, HistoryForecast
 from ems.control.live import LiveSite
 from ems.control.loop import ControlLoop, CycleResult, plan_summary
 from ems.store import Recorder, Store
 
 if TYPE_CHECKING:
+    from ems.csms import CentralSystem
     from ems.site import SiteConfig
 
-    from ems.csms import CentralSystem
-
 log = logging.getLogger(__name__)
+
+# The departure/energy forecasts are refitted on the newest history this often [s].
+REFIT_INTERVAL_S = 24 * 3600.0
 
 
 class StoreSink:
@@ -104,6 +107,8 @@ class ControlService:
         self.sites = {site.id: site for site in sites}
         self.live: dict[str, LiveSite] = {}
         self.loops: dict[str, ControlLoop] = {}
+        self.forecasts: dict[str, HistoryForecast] = {}
+        self._refitting: asyncio.Task[None] | None = None
         self._started = False
 
     async def start(self) -> None:
@@ -114,8 +119,16 @@ class ControlService:
                 self.loops[site_id].request(reason)
 
             live = LiveSite(site, self.csms, on_trigger=trigger, time_scale=self.time_scale)
+            forecast = HistoryForecast(site.timezone)
+            await asyncio.to_thread(self._fit, site, forecast)
+            self.forecasts[site.id] = forecast
             loop = ControlLoop(
-                site, live, clock=self.csms.clock, sink=sink, time_scale=self.time_scale
+                site,
+                live,
+                clock=self.csms.clock,
+                sink=sink,
+                forecast=forecast,
+                time_scale=self.time_scale,
             )
             self.live[site.id] = live
             self.loops[site.id] = loop
@@ -128,7 +141,27 @@ class ControlService:
                 len(site.chargers),
                 site.control.interval_s,
             )
+        self._refitting = asyncio.create_task(self._refit_daily())
         self._started = True
+
+    def _fit(self, site: SiteConfig, forecast: HistoryForecast) -> None:
+        """Fit a site's departure/energy forecast on its finished sessions (a database read)."""
+        since = self.csms.clock() - HISTORY
+        history = [
+            tx
+            for tx in self.store.list_transactions(active=False, since=since, limit=100_000)
+            if site.charger_key(tx.charge_point_id, tx.evse_id) is not None
+        ]
+        forecast.fit(history)
+
+    async def _refit_daily(self) -> None:
+        while True:
+            await asyncio.sleep(REFIT_INTERVAL_S / self.time_scale)
+            for site_id, forecast in self.forecasts.items():
+                try:
+                    await asyncio.to_thread(self._fit, self.sites[site_id], forecast)
+                except Exception:
+                    log.exception("refitting the forecast of site %s failed", site_id)
 
     async def _load_needs(self, live: LiveSite) -> None:
         """Departure times and energies drivers gave for transactions still running."""
@@ -140,6 +173,9 @@ class ControlService:
 
     async def stop(self) -> None:
         """Stop every loop and stop following events (may be called more than once)."""
+        if self._refitting is not None:
+            self._refitting.cancel()
+            self._refitting = None
         for loop in self.loops.values():
             await loop.stop()
         for live in self.live.values():
