@@ -41,7 +41,9 @@ def clear_payments(engine: Engine) -> None:
     """Empty the payment tables (children first, so foreign keys hold on both databases)."""
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(PAYMENT_TABLES)} RESTART IDENTITY"))
+            connection.execute(
+                text(f"TRUNCATE {', '.join(PAYMENT_TABLES)} RESTART IDENTITY CASCADE")
+            )
         else:
             for table in PAYMENT_TABLES:
                 connection.execute(text(f"DELETE FROM {table}"))
