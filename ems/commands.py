@@ -76,12 +76,17 @@ class SmartChargingCapabilities:
     ``ChargingScheduleAllowedChargingRateUnit``, 2.0.1 ``SmartChargingCtrlr.RateUnit``);
     ``max_stack_level`` its highest stack level (``ChargeProfileMaxStackLevel``,
     ``SmartChargingCtrlr.ProfileStackLevel``); ``max_periods`` how many periods a schedule may
-    have (``ChargingScheduleMaxPeriods``, ``SmartChargingCtrlr.PeriodsPerSchedule``).
+    have (``ChargingScheduleMaxPeriods``, ``SmartChargingCtrlr.PeriodsPerSchedule``);
+    ``phase_rotation`` how its connectors are wired (1.6 ``ConnectorPhaseRotation``, e.g.
+    ``"0.RST,1.STR"``); ``phase_switching`` whether it can switch from three phases to one
+    (``ConnectorSwitch3to1PhaseSupported``, ``SmartChargingCtrlr.Phases3to1``).
     """
 
     rate_units: tuple[ChargingRateUnit, ...] = ()
     max_stack_level: int | None = None
     max_periods: int | None = None
+    phase_rotation: str | None = None
+    phase_switching: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

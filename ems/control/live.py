@@ -281,6 +281,8 @@ class LiveSite:
             ",".join(capabilities.rate_units) or "unknown",
             capabilities.max_stack_level,
         )
+        for problem in phase_mismatches(chargers, capabilities.phase_rotation):
+            log.warning("%s: %s", charge_point_id, problem)
 
     # ---- SiteInterface -----------------------------------------------------------------------
 
@@ -523,3 +525,31 @@ class LiveSite:
             return None
         return f"{result.status}: the charger did not accept the profile"
 
+
+# 1.6 ConnectorPhaseRotation letters: R, S, T are the site's L1, L2, L3.
+_ROTATIONS = {"RST": (0, 1, 2), "RTS": (0, 2, 1), "SRT": (1, 0, 2), "STR": (1, 2, 0),
+              "TRS": (2, 0, 1), "TSR": (2, 1, 0)}  # fmt: skip
+
+
+def phase_mismatches(chargers: Sequence[_Charger], rotation: str | None) -> list[str]:
+    """Where the charger's reported phase rotation contradicts the site file (a wiring error
+    or a wrong site file: either way the per-phase budget would be wrong)."""
+    if not rotation:
+        return []
+    reported: dict[int, tuple[int, ...]] = {}
+    for item in rotation.split(","):
+        connector, _, letters = item.strip().partition(".")
+        if connector.isdigit() and letters.upper() in _ROTATIONS:
+            reported[int(connector)] = _ROTATIONS[letters.upper()]
+    problems = []
+    for charger in chargers:
+        spec = charger.spec
+        wired = reported.get(spec.evse_id, reported.get(0))
+        if wired is None or len(spec.phases) != 3:
+            continue
+        if tuple(spec.phases) != wired:
+            problems.append(
+                f"EVSE {spec.evse_id} reports phase rotation {rotation!r}, the site file says "
+                f"{spec.phases}: check the wiring or the site file"
+            )
+    return problems

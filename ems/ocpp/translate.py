@@ -97,6 +97,11 @@ def int_or_none(text: str | None) -> int | None:
         return None
 
 
+def bool_or_none(text: str | None) -> bool | None:
+    value = str(text).strip().lower()
+    return True if value == "true" else False if value == "false" else None
+
+
 def overall_status(statuses: Iterable[str | None]) -> str | None:
     """One word for several per-variable answers: the common one, else ``Mixed``."""
     distinct = set(statuses)

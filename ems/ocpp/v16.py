@@ -37,6 +37,7 @@ from ems.domain import (
 )
 from ems.ocpp.base import CsmsSession
 from ems.ocpp.translate import (
+    bool_or_none,
     check_profile,
     format_time,
     int_or_none,
@@ -329,7 +330,8 @@ class V16Session(CsmsSession):
 
     async def smart_charging_capabilities(self) -> SmartChargingCapabilities:
         keys = ("ChargingScheduleAllowedChargingRateUnit", "ChargeProfileMaxStackLevel",
-                "ChargingScheduleMaxPeriods")  # fmt: skip
+                "ChargingScheduleMaxPeriods", "ConnectorPhaseRotation",
+                "ConnectorSwitch3to1PhaseSupported")  # fmt: skip
         result = await self.get_variables([VariableRef(key) for key in keys])
         values = {
             item["key"]: item.get("value") for item in result.payload.get("configurationKey", [])
@@ -338,6 +340,8 @@ class V16Session(CsmsSession):
             rate_units=rate_units(values.get(keys[0])),
             max_stack_level=int_or_none(values.get(keys[1])),
             max_periods=int_or_none(values.get(keys[2])),
+            phase_rotation=values.get(keys[3]),
+            phase_switching=bool_or_none(values.get(keys[4])),
         )
 
     async def configure_metering(self, measurands: Sequence[str], interval_s: int) -> CommandResult:

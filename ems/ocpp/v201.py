@@ -47,6 +47,7 @@ from ems.events import ChargingNeedsReported
 from ems.ocpp.base import CsmsSession
 from ems.ocpp.rpc import to_camel, to_snake
 from ems.ocpp.translate import (
+    bool_or_none,
     check_profile,
     format_time,
     int_or_none,
@@ -530,7 +531,7 @@ class V201Session(CsmsSession):
         return CommandResult(status=status, payload={"results": results})
 
     async def smart_charging_capabilities(self) -> SmartChargingCapabilities:
-        names = ("RateUnit", "ProfileStackLevel", "PeriodsPerSchedule")
+        names = ("RateUnit", "ProfileStackLevel", "PeriodsPerSchedule", "Phases3to1")
         refs = [VariableRef(name, "SmartChargingCtrlr") for name in names]
         result = await self.get_variables(refs)
         values = {
@@ -542,6 +543,7 @@ class V201Session(CsmsSession):
             rate_units=rate_units(values.get("RateUnit")),
             max_stack_level=int_or_none(values.get("ProfileStackLevel")),
             max_periods=int_or_none(values.get("PeriodsPerSchedule")),
+            phase_switching=bool_or_none(values.get("Phases3to1")),
         )
 
     async def configure_metering(self, measurands: Sequence[str], interval_s: int) -> CommandResult:

@@ -134,3 +134,19 @@ def test_uncontrollable_chargers_get_nothing() -> None:
     views["CP1/1"] = ChargerView("CP1/1", True, False)
     commands = _decide(_problem(48), {"CP0/1": 16, "CP1/1": 16, "CP2/1": 16}, views)
     assert {c.key for c in commands} == {"CP0/1", "CP2/1"}
+
+
+def test_a_reported_phase_rotation_that_contradicts_the_site_file_is_found() -> None:
+    from ems.control.live import _Charger, phase_mismatches
+    from ems.ocpp.translate import bool_or_none, rate_units
+    from ems.site import ChargerSpec
+
+    straight = _Charger(ChargerSpec("A/1", "A", 1, "grid", phases=(0, 1, 2)))
+    rotated = _Charger(ChargerSpec("A/2", "A", 2, "grid", phases=(1, 2, 0)))
+    assert phase_mismatches([straight, rotated], "1.RST,2.STR") == []
+    problems = phase_mismatches([straight, rotated], "0.RST")  # connector 0: all of them
+    assert len(problems) == 1 and "EVSE 2" in problems[0]
+    assert phase_mismatches([straight], None) == []
+    assert rate_units("Current,Power") == rate_units("A,W") == ("A", "W")
+    assert rate_units("Power") == ("W",) and rate_units(None) == ()
+    assert (bool_or_none("true"), bool_or_none("False"), bool_or_none("x")) == (True, False, None)
