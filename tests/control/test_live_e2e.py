@@ -124,7 +124,7 @@ async def rig(
     options = {n: station_options for n in range(1, STATIONS + 1)}
     special = station_options.pop("only", None)
     stations = [
-        StationConfig(f"E2E-{n}", version, meter_interval_s=int(INTERVAL_S),
+        StationConfig(f"E2E-{n}", version, meter_interval_s=60,
                       **(options[n] if special in (None, n) else {}))  # type: ignore[arg-type]
         for n in range(1, STATIONS + 1)
     ]  # fmt: skip
@@ -139,6 +139,13 @@ async def rig(
         await rig.wait_for(
             lambda: all(c.ready or c.rejected for c in live.chargers.values()), 30, "set-up"
         )
+        # set-up read what the stations said of themselves, in either OCPP version
+        capabilities = live.chargers["E2E-2/1"].capabilities
+        assert capabilities.rate_units == ("A", "W")
+        assert capabilities.max_stack_level == stations[1].max_stack_level
+        # and had it meter every control interval (it came with 60 s)
+        station = fleet.chargepoints["E2E-2"].station
+        assert station.settings.meter_interval_s == INTERVAL_S
         yield rig
     finally:
         await fleet.stop()
