@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -45,8 +45,10 @@ from ems.events import (
     TransactionEnded,
     TransactionStarted,
 )
+from ems.identity import Identity, TokenError, TokenRecord, TokenStatus, TokenType
+from ems.identity.tokens import check_record
 from ems.passwords import hash_password, verify_password
-from ems.store import ChargePointRow, IdTokenRow, Recorder, SettingRow, Store
+from ems.store import ChargePointRow, Recorder, SettingRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +139,16 @@ class CentralSystem:
         self._listeners: list[Callable[[Event], None]] = []
         self._verified_passwords: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.identity = Identity(
+            self, accept_unknown=settings.ocpp.accept_unknown_id_tokens, clock=clock
+        )
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Load charge points, connector states and open transactions; apply configured ones."""
         await asyncio.to_thread(self._load)
+        await self.identity.start(self._configured_tokens())
         for cp in self.settings.charge_points:
             await self.register_charge_point(
                 cp.id, cp.security_profile, cp.password, cp.registration, keep_password=True
@@ -183,20 +189,22 @@ class CentralSystem:
         for tx in self.store.load_open_transactions():
             self._track(tx)
         self._next_numeric_tx_id = self.store.max_numeric_transaction_id() + 1
-        for token in self.settings.id_tokens:
-            self.store.upsert_id_token(
-                IdTokenRow(
-                    id_token=token.id,
-                    type=token.type,
-                    status=token.status,
-                    expires_at=None,
-                    group_id=None,
-                    created_at=self.clock(),
-                )
-            )
+
+    def _configured_tokens(self) -> list[TokenRecord]:
+        """``[[id_tokens]]`` as records; their type and status are applied at every start."""
+        records = []
+        for index, token in enumerate(self.settings.id_tokens):
+            try:
+                record = TokenRecord(token.id, TokenType(token.type), TokenStatus(token.status))
+                check_record(record)
+            except (ValueError, TokenError) as error:
+                raise ValueError(f"id_tokens[{index}] ({token.id!r}): {error}") from None
+            records.append(record)
+        return records
 
     async def stop(self) -> None:
         """Close every connection (charge points reconnect to the next ems)."""
+        await self.identity.stop()
         sessions = list(self.sessions.values())
         await asyncio.gather(*(s.close("ems is shutting down") for s in sessions))
 
@@ -361,20 +369,42 @@ class CentralSystem:
             self._publish(StatusChanged(charge_point_id, report))
 
     async def authorize(self, charge_point_id: str, token: IdToken) -> Authorization:
-        """The status of an id token (a database read, off the event loop)."""
-        row = await asyncio.to_thread(self.store.get_id_token, token.id)
-        if row is None:
-            accept = self.settings.ocpp.accept_unknown_id_tokens
-            status = AuthorizationStatus.ACCEPTED if accept else AuthorizationStatus.INVALID
-            return Authorization(status)
-        status = AuthorizationStatus(row.status)
-        if (
-            status is AuthorizationStatus.ACCEPTED
-            and row.expires_at
-            and row.expires_at <= self.clock()
-        ):
-            status = AuthorizationStatus.EXPIRED
-        return Authorization(status, expires_at=row.expires_at, group_id=row.group_id)
+        """The answer to an id token presented at a charge point (see ``ems.identity.policy``).
+
+        A database read, off the event loop.
+        """
+        return await self.identity.authorize(charge_point_id, token)
+
+    def _deauthorized(self, tx: Transaction, authorization: Authorization) -> None:
+        """A running transaction's token was answered other than Accepted.
+
+        The answer itself tells the charger (1.6 StartTransaction.conf, 2.0.1
+        TransactionEventResponse); whether it stops is its StopTransactionOnInvalidId /
+        StopTxOnInvalidId and MaxEnergyOnInvalidId setting, which the operator chose, so ems
+        does not send a stop of its own. Kept as a ``transaction_deauthorized`` event.
+        """
+        token = tx.id_token
+        log.warning(
+            "%s: transaction %s runs with id token %s answered %s%s",
+            tx.charge_point_id,
+            tx.transaction_id,
+            token.id if token else None,
+            authorization.status.value,
+            " (started offline)" if tx.offline else "",
+        )
+        self.report(
+            tx.charge_point_id,
+            "transaction_deauthorized",
+            {
+                "transaction_id": tx.transaction_id,
+                "transaction_pk": tx.id,
+                "evse_id": tx.evse_id,
+                "id_token": token.id if token else None,
+                "status": authorization.status.value,
+                "offline": tx.offline,
+                "started_at": tx.started_at.isoformat(),
+            },
+        )
 
     async def start_transaction(
         self,
@@ -392,12 +422,10 @@ class CentralSystem:
         """
         for tx in self._open_on(charge_point_id, evse_id):
             if tx.started_at == timestamp and tx.meter_start_wh == meter_start_wh:
-                return tx, await self.authorize(charge_point_id, token)
-        authorization = await self.authorize(charge_point_id, token)
-        if authorization.status is AuthorizationStatus.ACCEPTED and self._token_busy_elsewhere(
-            charge_point_id, evse_id, token
-        ):
-            authorization = replace(authorization, status=AuthorizationStatus.CONCURRENT_TX)
+                return tx, await self.identity.authorize(charge_point_id, token, evse_id=evse_id)
+        authorization = await self.identity.authorize(
+            charge_point_id, token, evse_id=evse_id, starting=True
+        )
         for stale in self._open_on(charge_point_id, evse_id):
             log.warning(
                 "%s: transaction %s left open by a new start", charge_point_id, stale.transaction_id
@@ -418,6 +446,8 @@ class CentralSystem:
         self._track(tx)
         self.recorder.transaction(tx)
         self._publish(TransactionStarted(tx))
+        if authorization.status is not AuthorizationStatus.ACCEPTED:
+            self._deauthorized(tx, authorization)
         return tx, authorization
 
     async def stop_transaction(
@@ -468,7 +498,6 @@ class CentralSystem:
         A transaction is created by whichever of its events arrives first; a repeated seqNo adds
         nothing; an Ended for a finished transaction changes nothing.
         """
-        authorization = await self.authorize(charge_point_id, token) if token else None
         key = (charge_point_id, transaction_id)
         tx = self._by_wire_id.get(key)
         if tx is None:
@@ -478,6 +507,17 @@ class CentralSystem:
             if tx is not None and tx.active:
                 self._track(tx)
         created = tx is None
+        # The token that authorizes the transaction arrives with its first event that has one:
+        # only then may it be ConcurrentTx (later events of the same transaction are not).
+        authorizing = token is not None and (tx is None or tx.id_token is None)
+        authorization = None
+        if token is not None:
+            authorization = await self.identity.authorize(
+                charge_point_id,
+                token,
+                evse_id=evse_id or (tx.evse_id if tx is not None else None) or None,
+                starting=authorizing,
+            )
         if tx is None:
             tx = Transaction(
                 id=uuid.uuid4().hex,
@@ -499,6 +539,12 @@ class CentralSystem:
         if token is not None and tx.id_token is None:
             tx.id_token = token
         tx.offline = tx.offline or offline
+        if (
+            authorizing
+            and authorization is not None
+            and authorization.status is not AuthorizationStatus.ACCEPTED
+        ):
+            self._deauthorized(tx, authorization)
         if remote_start_id is not None:
             tx.remote_start_id = remote_start_id
         tx.last_seq_no = max(tx.last_seq_no, seq_no)
@@ -612,14 +658,6 @@ class CentralSystem:
 
     def _open_on(self, charge_point_id: str, evse_id: int) -> Iterable[Transaction]:
         return [tx for tx in self._open.get(charge_point_id, {}).values() if tx.evse_id == evse_id]
-
-    def _token_busy_elsewhere(self, charge_point_id: str, evse_id: int, token: IdToken) -> bool:
-        return any(
-            tx.id_token is not None
-            and tx.id_token.id == token.id
-            and (tx.charge_point_id, tx.evse_id) != (charge_point_id, evse_id)
-            for tx in self.open_transactions()
-        )
 
     def _add_samples(
         self, tx: Transaction, evse_id: int, connector_id: int, samples: Sequence[MeterSample]

@@ -21,6 +21,7 @@ from ems.commands import (
 )
 from ems.domain import (
     Authorization,
+    AuthorizationStatus,
     BootInfo,
     ChargingProfile,
     ChargingProfilePurpose,
@@ -35,6 +36,7 @@ from ems.domain import (
     ResetKind,
     StatusReport,
 )
+from ems.identity.tokens import MAX_ID_TAG_16
 from ems.ocpp.base import CsmsSession
 from ems.ocpp.translate import (
     bool_or_none,
@@ -61,13 +63,19 @@ _TRIGGERABLE = {
 
 
 def id_tag_info(authorization: Authorization) -> dict[str, Any]:
+    """IdTagInfo: 1.6 has no Unknown (sent as Invalid) and takes parent ids of 20 characters.
+
+    A restriction to some EVSEs (``TokenAuthorization.evse_ids``) has no 1.6 field: a start on
+    another connector is answered Invalid instead.
+    """
     info: dict[str, Any] = {"status": authorization.status.value}
-    if authorization.status.value == "Unknown":
-        info["status"] = "Invalid"  # 1.6 has no Unknown
+    if authorization.status is AuthorizationStatus.UNKNOWN:
+        info["status"] = AuthorizationStatus.INVALID.value
     if authorization.expires_at is not None:
         info["expiryDate"] = format_time(authorization.expires_at)
-    if authorization.group_id is not None:
-        info["parentIdTag"] = authorization.group_id
+    group_id = authorization.group_id
+    if group_id is not None and len(group_id) <= MAX_ID_TAG_16:
+        info["parentIdTag"] = group_id
     return info
 
 

@@ -44,6 +44,7 @@ from ems.domain import (
     StatusReport,
 )
 from ems.events import ChargingNeedsReported
+from ems.identity.policy import TokenAuthorization
 from ems.ocpp.base import CsmsSession
 from ems.ocpp.rpc import to_camel, to_snake
 from ems.ocpp.translate import (
@@ -173,12 +174,17 @@ def charging_needs_of(
 
 
 def id_token_info(authorization: Authorization) -> dict[str, Any]:
-    """IdTokenInfoType: every domain status is a 2.0.1 status (ConcurrentTx, Unknown ...)."""
+    """IdTokenInfoType: every domain status is a 2.0.1 status (ConcurrentTx, Unknown ...).
+
+    A token valid on some EVSEs only (``TokenAuthorization.evse_ids``) names them in ``evseId``.
+    """
     info: dict[str, Any] = {"status": authorization.status.value}
     if authorization.expires_at is not None:
         info["cache_expiry_date_time"] = format_time(authorization.expires_at)
     if authorization.group_id is not None:
         info["group_id_token"] = {"id_token": authorization.group_id, "type": _GROUP_TOKEN_TYPE}
+    if isinstance(authorization, TokenAuthorization) and authorization.evse_ids:
+        info["evse_id"] = list(authorization.evse_ids)
     return info
 
 
