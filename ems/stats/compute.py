@@ -254,9 +254,10 @@ class _Prepared:
             lasts[["tx", "t", "wh", "t_stop", "stop_wh"]].set_axis(names, axis=1),
             bare[["tx", "t_start", "start_wh", "t_stop", "stop_wh"]].set_axis(names, axis=1),
         ]
-        pairs = pd.concat([p for p in parts if len(p)], ignore_index=True)
-        if pairs.empty:
+        parts = [p for p in parts if len(p)]
+        if not parts:
             return pd.DataFrame(columns=names, dtype=float)
+        pairs = pd.concat(parts, ignore_index=True)
         return pairs.astype({"t0": float, "wh0": float, "t1": float, "wh1": float})
 
     def _buckets(self, inside: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:

@@ -103,7 +103,8 @@ def _frame(connection: Connection, query: Any, columns: Sequence[str]) -> pd.Dat
 
 def _seconds(values: pd.Series) -> pd.Series:
     """Aware datetimes (None allowed) as float epoch seconds (NaN for None)."""
-    return values.map(lambda v: float("nan") if v is None else v.timestamp()).astype(float)
+    stamps = pd.to_datetime(values, utc=True)
+    return ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).astype(float)
 
 
 def read_transactions(connection: Connection, window: Window) -> pd.DataFrame:
