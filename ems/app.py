@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
 from ems.config import Settings
 from ems.control.service import ControlService
@@ -106,9 +105,11 @@ class Ems:
 
 
 def create_app(ems: Ems) -> FastAPI:
-    """The ASGI app: ``/ocpp/{id}`` WebSocket, ``/api/v1`` REST, OpenAPI at ``/openapi.json``."""
+    """The ASGI app: ``/ocpp/{id}`` WebSocket, ``/api/v1`` REST (OpenAPI at ``/openapi.json``),
+    the dashboard at ``/``."""
     from ems.api import install_api
     from ems.ocpp.server import ocpp_endpoint
+    from ems.web import install_web
 
     app = FastAPI(
         title="ems",
@@ -120,11 +121,7 @@ def create_app(ems: Ems) -> FastAPI:
     app.state.ledger = ems.ledger
     app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
     install_api(app)
-
-    @app.get("/", include_in_schema=False)
-    async def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    install_web(app)
     return app
 
 
