@@ -9,7 +9,10 @@
 - :mod:`ems.identity.tokens_csv`: CSV import (checked line by line) and export;
 - :mod:`ems.identity.service`: :class:`Identity`, which the central system owns.
 
-``docs/identification.md`` describes the behaviour towards chargers in both OCPP versions.
+A transaction whose token turns out not Accepted (started offline, or the token changed) is
+answered with the real status and kept; whether the charger stops it is its
+StopTransactionOnInvalidId / StopTxOnInvalidId and MaxEnergyOnInvalidId setting, which ems
+respects rather than overriding it with a remote stop (``CentralSystem._deauthorized``).
 """
 
 from ems.identity.policy import TokenAuthorization, TokenFacts, decide

@@ -55,6 +55,7 @@ class ListHolder:
         self.updates: list[tuple[str, int, list[str]]] = []  # (type, version, ids)
         self.answers: list[str] = []  # next SendLocalList answers, then Accepted
         self.cache_clears = 0
+        self.config_reads = 0
         self.changed = asyncio.Event()
 
     async def until(self, condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
@@ -97,6 +98,7 @@ class Charger16(V16ChargePoint, ListHolder):
 
     @on(Action16.get_configuration)
     async def on_get_configuration(self, key: list[str] | None = None) -> Any:
+        self.config_reads += 1
         known = {
             "LocalAuthListEnabled": "true" if self.list_enabled else "false",
             "LocalAuthListMaxLength": "1000",
