@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from ems.api import charge_points, commands, id_tokens, sites, tokens, transactions
+from ems.api import charge_points, commands, id_tokens, sites, stats, tokens, transactions
 from ems.api.auth import TokenCache, authorize
 from ems.api.errors import install_error_handlers
 from ems.api.schemas import ErrorOut, ValidationErrorOut
@@ -37,7 +37,9 @@ def install_api(app: FastAPI) -> None:
     """Mount the API on ``app`` (whose ``state.ems`` is the running :class:`ems.app.Ems`)."""
     app.state.api_token_cache = TokenCache()
     app.state.api_registration_lock = asyncio.Lock()
-    for module in (charge_points, commands, transactions, tokens, sites, payments, id_tokens):
+    for module in (
+        charge_points, commands, transactions, tokens, sites, payments, id_tokens, stats
+    ):
         app.include_router(
             module.router,
             prefix=PREFIX,

@@ -7,13 +7,21 @@ figure, and how sessions that cross a period's edge are split, are in :mod:`ems.
 :mod:`ems.stats.export` writes the tables as CSV or Parquet.
 """
 
-from ems.stats.compute import CHARGER_COLUMNS, METRICS, SITE_COLUMNS, Stats, compute_stats
+from ems.stats.compute import (
+    CHARGER_COLUMNS,
+    DESCRIPTIONS,
+    METRICS,
+    SITE_COLUMNS,
+    Stats,
+    compute_stats,
+)
 from ems.stats.periods import BUCKET_S, Period, PeriodSpan, parse_instant, parse_period_label
 from ems.stats.scope import StatsScope
 
 __all__ = [
     "BUCKET_S",
     "CHARGER_COLUMNS",
+    "DESCRIPTIONS",
     "METRICS",
     "SITE_COLUMNS",
     "Period",

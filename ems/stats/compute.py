@@ -103,6 +103,26 @@ METRICS = (
     "unmet_kwh",
     "sessions_with_need",
 )
+#: What each figure is, with its unit (the API's field descriptions, the reports' legends).
+DESCRIPTIONS = {
+    "sessions": "Sessions that started in the period",
+    "energy_kwh": "Energy delivered in the period, pro rata by time [kWh]",
+    "plugged_in_h": "Time cars were plugged in [h]",
+    "charging_h": "Time cars were charging (mean power >= 100 W) [h]",
+    "idle_h": "Time plugged in but not charging [h]",
+    "occupancy_pct": "Plugged-in time / (chargers x elapsed time of the period) [%]",
+    "charging_pct": "Charging time / (chargers x elapsed time of the period) [%]",
+    "mean_session_duration_h": "Mean duration of the sessions that started and ended [h]",
+    "mean_session_energy_kwh": "Mean energy of the sessions that started and ended [kWh]",
+    "peak_power_kw": "Highest 15-minute mean power [kW]",
+    "energy_cost": "Energy at the tariff's import prices, per quarter hour [currency]",
+    "revenue": "What drivers pay under the tariff, excluding tax, by session start [currency]",
+    "requested_kwh": "Energy drivers asked for, ended sessions with a stated need [kWh]",
+    "unmet_kwh": "Energy asked for but not delivered, ended sessions [kWh]",
+    "sessions_with_need": "Ended sessions whose driver stated the energy needed",
+    "chargers": "Chargers in the scope",
+    "peak_measured_kw": "Highest site power the control loop measured [kW]",
+}
 CHARGER_COLUMNS = ("charger", "charge_point_id", "evse_id", "period", "start", "end", *METRICS)
 SITE_COLUMNS = ("period", "start", "end", "chargers", *METRICS, "peak_measured_kw")
 _SUMS = (
