@@ -74,7 +74,7 @@ async def live_endpoint(websocket: WebSocket) -> None:
         token = await _receive_token(websocket)
     except (TimeoutError, WebSocketDisconnect):
         with contextlib.suppress(RuntimeError):
-            await websocket.close(CLOSE_UNAUTHORIZED, "send {\"token\": ...} first")
+            await websocket.close(CLOSE_UNAUTHORIZED, 'send {"token": ...} first')
         return
     principal = await verify(websocket, token)
     if principal is None:

@@ -90,10 +90,10 @@ class Site:
                           station_id=station)  # fmt: skip
         assert self.fleet.arrive(arrival) == (station, 1)
 
-    def api(self, token: str = ADMIN_TOKEN) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-        )
+    def api(self, token: str | None = ADMIN_TOKEN) -> httpx.AsyncClient:
+        """An HTTP client for this ems with ``token`` (None: without any)."""
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=10)
 
 
 async def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

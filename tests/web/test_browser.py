@@ -118,11 +118,13 @@ async def test_readonly_operator_sees_everything_but_no_command(
     tmp_path: Path, browser: Any
 ) -> None:
     async with site(tmp_path, stations=False) as s, s.api() as admin:
-        created = await admin.post("/api/v1/charge-points", json={"id": "WEB-1",
-                                                                  "security_profile": 0})
+        created = await admin.post(
+            "/api/v1/charge-points", json={"id": "WEB-1", "security_profile": 0}
+        )
         assert created.status_code == 201, created.text
-        made = await admin.post("/api/v1/api-tokens", json={"name": "night shift",
-                                                            "role": "readonly"})
+        made = await admin.post(
+            "/api/v1/api-tokens", json={"name": "night shift", "role": "readonly"}
+        )
         reader_token = made.json()["token"]
         console = Console()
         context = await browser.new_context(viewport=PHONE)
