@@ -384,6 +384,7 @@ class CentralSystem:
         does not send a stop of its own. Kept as a ``transaction_deauthorized`` event.
         """
         token = tx.id_token
+        self.identity.refused(tx.id)
         log.warning(
             "%s: transaction %s runs with id token %s answered %s%s",
             tx.charge_point_id,

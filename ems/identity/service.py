@@ -87,6 +87,7 @@ class Identity:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wanted: set[str] = set()
         self._awaiting_boot: set[str] = set()
+        self._refused: set[str] = set()  # open transactions whose token was not accepted
         self._unsubscribe: Callable[[], None] | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -162,12 +163,20 @@ class Identity:
             running_elsewhere=running,
         )
 
+    def refused(self, transaction_pk: str) -> None:
+        """A transaction's token was answered other than Accepted: it does not count as the
+        token charging (a charger that keeps it running does so on its own settings)."""
+        self._refused.add(transaction_pk)
+
     def running_elsewhere(self, charge_point_id: str, evse_id: int | None, token: IdToken) -> int:
-        """The token's open transactions on other EVSEs than (charge point, EVSE)."""
+        """The token's open, accepted transactions on other EVSEs than (charge point, EVSE)."""
+        open_txs = self.csms.open_transactions()
+        self._refused &= {tx.id for tx in open_txs}
         return sum(
             1
-            for tx in self.csms.open_transactions()
+            for tx in open_txs
             if tx.id_token is not None
+            and tx.id not in self._refused
             and same_id(tx.id_token.id, token.id)
             and (tx.charge_point_id, tx.evse_id) != (charge_point_id, evse_id)
         )
