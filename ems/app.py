@@ -108,6 +108,7 @@ def create_app(ems: Ems) -> FastAPI:
     """The ASGI app: ``/ocpp/{id}`` WebSocket, ``/api/v1`` REST (OpenAPI at ``/openapi.json``),
     the dashboard at ``/``."""
     from ems.api import install_api
+    from ems.metrics import install_metrics
     from ems.ocpp.server import ocpp_endpoint
     from ems.web import install_web
 
@@ -121,6 +122,7 @@ def create_app(ems: Ems) -> FastAPI:
     app.state.ledger = ems.ledger
     app.add_api_websocket_route("/ocpp/{charge_point_id}", ocpp_endpoint)
     install_api(app)
+    install_metrics(app)
     install_web(app)
     return app
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from ems import metrics
 from ems.control.dispatch import decide, split_decreases
 from ems.control.interface import LimitAnswer, LimitCommand, SiteInterface, Snapshot
 from ems.control.problem import NeedsForecast, SiteProblem, build_problem
@@ -233,6 +234,7 @@ class ControlLoop:
             )
             self.latest = result
             self.cycles += 1
+            metrics.observe_cycle(result)
             if self.sink is not None:
                 try:
                     self.sink.record(result)

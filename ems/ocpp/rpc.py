@@ -34,6 +34,7 @@ from ocpp.exceptions import (
     ProtocolError,
 )
 
+from ems import metrics
 from ems.domain import (
     CallErrorReceived,
     ChargePointOffline,
@@ -169,6 +170,7 @@ class RpcSession(LibraryChargePoint):
             if len(message) != 4 or not isinstance(message[2], str):
                 raise ProtocolError(details={"cause": "a CALL is [2, id, action, payload]"})
             action, payload = message[2], message[3]
+            metrics.count_call("in", action if action in self._actions else metrics.UNKNOWN_ACTION)
             if not isinstance(payload, dict):
                 raise schemas.format_violation(self.ocpp_version, "payload must be an object")
             handlers = self.route_map.get(action)
@@ -195,6 +197,7 @@ class RpcSession(LibraryChargePoint):
 
     async def _reply_error(self, unique_id: str, error: OCPPError) -> None:
         description = error.description or getattr(error, "default_description", "")
+        metrics.count_call_error("out")
         await self._send_frame(
             _dumps([CALL_ERROR, unique_id, error.code, description, error.details or {}])
         )
@@ -218,6 +221,7 @@ class RpcSession(LibraryChargePoint):
             if self._closed:
                 raise ChargePointOffline(f"charge point {self.id!r} is not connected")
             unique_id = uuid.uuid4().hex
+            metrics.count_call("out", action)
             future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
             self._pending[unique_id] = future
             try:
@@ -230,6 +234,7 @@ class RpcSession(LibraryChargePoint):
             finally:
                 self._pending.pop(unique_id, None)
         if answer[0] == CALL_ERROR:
+            metrics.count_call_error("in")
             code = answer[2] if len(answer) > 2 else "GenericError"
             description = answer[3] if len(answer) > 3 else ""
             details = answer[4] if len(answer) > 4 and isinstance(answer[4], dict) else {}
