@@ -190,6 +190,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ems demo: {error}", file=sys.stderr)
         return 2
     _raise_open_files_limit()
+    # The demo's console is for the URLs and what the control loop does, not every connection.
+    for chatty in ("uvicorn.error", "ems.ocpp.server"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     result = 0
 
     async def main() -> None:
