@@ -71,6 +71,7 @@ agreement between two solvers is only as good as ``W.unmet`` times their solutio
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 
@@ -137,14 +138,22 @@ def earliness(problem: Problem) -> FloatArray:
     chargers and slots, so that moving energy between two chargers across two slots is never a
     tie either.
     """
-    slots = problem.horizon.slots
-    seeds = np.array([zlib.crc32(c.id.encode()) for c in problem.chargers], dtype=np.uint64)
+    return _earliness(tuple(c.id for c in problem.chargers), problem.horizon.slots)
+
+
+@functools.lru_cache(maxsize=8)
+def _earliness(charger_ids: tuple[str, ...], slots: int) -> FloatArray:
+    """:func:`earliness` for these chargers and slots (re-plans of a site ask for the same)."""
+    seeds = np.array([zlib.crc32(i.encode()) for i in charger_ids], dtype=np.uint64)
     mixed = seeds[:, None] * _MIX_A + np.arange(slots, dtype=np.uint64)[None, :] * _MIX_B
     mixed ^= mixed >> np.uint64(31)  # splitmix64's finalizer
     mixed *= _MIX_C
     mixed ^= mixed >> np.uint64(29)
     jitter = (mixed >> np.uint64(11)).astype(float) / 2.0**53
-    return np.asarray(slot_earliness(problem)[None, :] - JITTER_SHARE * jitter / slots)
+    base = 1.0 - (np.arange(slots, dtype=float) + 0.5) / slots
+    out = np.asarray(base[None, :] - JITTER_SHARE * jitter / slots)
+    out.flags.writeable = False
+    return out
 
 
 def slot_earliness(problem: Problem) -> FloatArray:

@@ -41,7 +41,14 @@ from optimizer.circuits import (
     clamp,
     current_bounds_a,
 )
-from optimizer.model import FloatArray, Problem, kw_per_a, per_problem, session_arrays
+from optimizer.model import (
+    FloatArray,
+    Problem,
+    charger_arrays,
+    kw_per_a,
+    per_problem,
+    session_arrays,
+)
 
 # A planned current this close above a step counts as on it [A]: solver noise, not a plan.
 _ON_STEP_A = 1e-6
@@ -50,7 +57,7 @@ _ON_STEP_A = 1e-6
 @per_problem
 def lowest_currents_a(problem: Problem) -> FloatArray:
     """(chargers,): the smallest current other than 0 each charger accepts [A]."""
-    return np.array([c.lowest_current_a for c in problem.chargers], dtype=float)
+    return np.array(charger_arrays(problem.chargers).lowest_current_a)
 
 
 def minimum_floor_a(problem: Problem, tree: CircuitTree | None = None) -> FloatArray:

@@ -415,14 +415,53 @@ def session_arrays(problem: Problem) -> SessionArrays:
     return SessionArrays(occupied, columns[0], columns[1], columns[2], columns[3], charging)
 
 
+@dataclass(frozen=True)
+class ChargerArrays:
+    """The chargers' fixed figures as (chargers,) arrays (read-only)."""
+
+    watts_per_amp: FloatArray  # without a session
+    phase_count: FloatArray
+    lowest_current_a: FloatArray
+
+
+_charger_arrays_cache: list[tuple[tuple[Charger, ...] | None, ChargerArrays | None]] = [
+    (None, None)
+]
+
+
+def charger_arrays(chargers: tuple[Charger, ...]) -> ChargerArrays:
+    """:class:`ChargerArrays` of ``chargers``; the last answer is kept for the same tuple object
+    (a site's re-plans pass the same one)."""
+    known, value = _charger_arrays_cache[0]
+    if known is chargers and value is not None:
+        return value
+    arrays = [
+        np.array([c.watts_per_amp for c in chargers], dtype=float),
+        np.array([len(c.phases) for c in chargers], dtype=float),
+        np.array([c.lowest_current_a for c in chargers], dtype=float),
+    ]
+    for array in arrays:
+        array.flags.writeable = False
+    value = ChargerArrays(*arrays)
+    _charger_arrays_cache[0] = (chargers, value)
+    return value
+
+
 @per_problem
 def kw_per_a(problem: Problem) -> FloatArray:
     """(chargers,): the power one ampere of per-phase current means on each charger [kW/A].
 
     With the session on it, if any (:func:`watts_per_amp`).
     """
-    on = problem.session_on()
-    return np.array([watts_per_amp(c, on.get(c.id)) / 1000.0 for c in problem.chargers])
+    fixed = charger_arrays(problem.chargers)
+    out = fixed.watts_per_amp / 1000.0
+    index = problem.charger_index
+    chargers = problem.chargers
+    for s in problem.sessions:
+        if s.phases_used is not None:
+            i = index[s.charger_id]
+            out[i] = watts_per_amp(chargers[i], s) / 1000.0
+    return out
 
 
 class PlanStatus(StrEnum):
