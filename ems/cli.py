@@ -129,12 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_api_token)
 
     from ems.demo import add_demo_parser
-    from ems.forecast_cli import add_forecast_parser
+    from ems.forecast_cli import add_export_parser, add_forecast_parser
     from ems.sim.cli import add_sim_parser
 
     add_demo_parser(sub)
     add_sim_parser(sub)
     add_forecast_parser(sub)
+    add_export_parser(sub)
     return parser
 
 

@@ -1,4 +1,6 @@
-"""``ems forecast-backtest``: how good the departure, energy and arrival forecasts are on data.
+"""``ems forecast-backtest`` and ``ems export-sessions``: recorded sessions out, forecasts scored.
+
+``forecast-backtest`` shows how good the departure, energy and arrival forecasts are on data.
 
 A rolling-origin backtest (:func:`forecasts.backtest.backtest_sessions`) on recorded sessions (any
 format :func:`ems.datasets.load_sessions` reads): at every weekly origin the models learn from
@@ -12,7 +14,7 @@ import argparse
 import json
 import math
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,46 @@ def add_forecast_parser(sub: Any) -> None:
     parser.add_argument("--step-days", type=float, default=7.0, help="days between origins")
     parser.add_argument("--json", type=Path, help="also write the scores to this JSON file")
     parser.set_defaults(func=cmd_forecast_backtest)
+
+
+def add_export_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "export-sessions",
+        help="write the finished sessions ems recorded as a session CSV (for replay, forecasts)",
+    )
+    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, required=True, help="CSV file (.csv.gz compresses)")
+    parser.add_argument("--since", type=_aware, help="started at or after (ISO 8601 with offset)")
+    parser.add_argument("--until", type=_aware, help="started before (ISO 8601 with offset)")
+    parser.add_argument("--charge-point", help="only this charge point")
+    parser.set_defaults(func=cmd_export_sessions)
+
+
+def _aware(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs an offset, e.g. 2026-10-01T00:00+00:00")
+    return value.astimezone(UTC)
+
+
+def cmd_export_sessions(args: argparse.Namespace, settings: Settings) -> int:
+    from ems.datasets import write_sessions_csv
+    from ems.datasets.export import recorded_sessions
+    from ems.store import Store
+
+    store = Store(settings.database.url)
+    try:
+        store.migrate()
+        count = write_sessions_csv(
+            recorded_sessions(
+                store, since=args.since, until=args.until, charge_point_id=args.charge_point
+            ),
+            args.out,
+        )
+    finally:
+        store.dispose()
+    print(f"{count} sessions written to {args.out}")
+    return 0
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
