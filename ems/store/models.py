@@ -498,6 +498,77 @@ class LocalAuthListEntryModel(Base):
     digest: Mapped[str] = mapped_column(String)
 
 
+
+# -- Driver QR flow (ems.driver, ems.receipts) --------------------------------------------------
+# Written synchronously by ems.driver.repository (never through the recorder).
+
+
+class DriverConnectorModel(Base):
+    """The printed code of a connector: ``/c/{code}`` leads to (charge point, EVSE) forever."""
+
+    __tablename__ = "driver_connectors"
+    __table_args__ = (UniqueConstraint("charge_point_id", "evse_id"),)
+
+    code: Mapped[str] = mapped_column(String, primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(String)
+    evse_id: Mapped[int]
+    created_at: Mapped[datetime]
+
+
+class DriverSessionModel(Base):
+    """A start from the QR page: its one-time token, payment hold and transaction.
+
+    ``secret_hash`` is the SHA-256 of the driver's link secret (the secret itself is never
+    stored); ``id`` is the public id used in logs and idempotency keys.
+    """
+
+    __tablename__ = "driver_sessions"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('starting', 'charging', 'failed', 'completed')", name="state"
+        ),
+        Index(None, "state"),
+        Index(None, "transaction_pk"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String, unique=True)
+    charge_point_id: Mapped[str] = mapped_column(String)
+    evse_id: Mapped[int]
+    site_id: Mapped[str] = mapped_column(String)
+    tariff_id: Mapped[str] = mapped_column(String)
+    id_token: Mapped[str] = mapped_column(String)
+    remote_start_id: Mapped[int]
+    payment_method: Mapped[str] = mapped_column(String)
+    payer: Mapped[str | None] = mapped_column(String)
+    hold_id: Mapped[str | None] = mapped_column(String)
+    hold_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String)
+    departure_at: Mapped[datetime | None]
+    energy_kwh: Mapped[float | None]
+    state: Mapped[str] = mapped_column(String)
+    error: Mapped[str | None] = mapped_column(Text)
+    transaction_pk: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ReceiptModel(Base):
+    """The receipt of a finished driver session; ``data`` is everything it shows (JSON)."""
+
+    __tablename__ = "receipts"
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String, unique=True)
+    driver_session_id: Mapped[str] = mapped_column(String, unique=True)
+    transaction_pk: Mapped[str] = mapped_column(String)
+    issued_at: Mapped[datetime]
+    currency: Mapped[str] = mapped_column(String)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    paid_minor: Mapped[int] = mapped_column(BigInteger)
+    payment_id: Mapped[str | None] = mapped_column(String)
+    data: Mapped[dict[str, Any]]
+
 charge_points = cast(Table, ChargePoint.__table__)
 connectors = cast(Table, Connector.__table__)
 status_history = cast(Table, StatusHistory.__table__)
@@ -521,3 +592,6 @@ payment_idempotency_keys = cast(Table, PaymentIdempotencyKeyModel.__table__)
 id_token_locations = cast(Table, IdTokenLocationModel.__table__)
 local_auth_lists = cast(Table, LocalAuthListModel.__table__)
 local_auth_list_entries = cast(Table, LocalAuthListEntryModel.__table__)
+driver_connectors = cast(Table, DriverConnectorModel.__table__)
+driver_sessions = cast(Table, DriverSessionModel.__table__)
+receipts = cast(Table, ReceiptModel.__table__)
