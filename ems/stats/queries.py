@@ -34,8 +34,10 @@ from sqlalchemy import (
     extract,
     func,
     literal,
+    null,
     or_,
     select,
+    union_all,
 )
 
 from ems.stats.periods import BUCKET_S
@@ -146,6 +148,7 @@ def _reading_pairs(window: Window, dialect: str) -> Any:
             or_(s.c.location.is_(None), s.c.location == "Outlet"),
         )
         .cte("readings")
+        .prefix_with("MATERIALIZED")
     )
     r = readings.c
     by_tx, in_order = r.tx, (r.t, r.sid)
@@ -158,7 +161,7 @@ def _reading_pairs(window: Window, dialect: str) -> Any:
         func.lag(r.wh).over(partition_by=by_tx, order_by=in_order).label("wh0"),
         func.lag(r.b).over(partition_by=by_tx, order_by=in_order).label("b0"),
         func.lead(r.t).over(partition_by=by_tx, order_by=in_order).label("t1"),
-    ).cte("pairs")
+    ).cte("pairs").prefix_with("MATERIALIZED")
 
 
 def read_register(connection: Connection, window: Window) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -178,28 +181,48 @@ def read_register(connection: Connection, window: Window) -> tuple[pd.DataFrame,
     rise = p.wh - p.wh0
     elapsed = p.t - p.t0
     charging = and_(elapsed > 0, rise * 3600.0 >= literal(CHARGING_THRESHOLD_W) * elapsed)
+    nothing = cast(null(), Float)
+    # One statement, so the database runs the window functions once (a CTE used twice is
+    # materialized by both SQLite and PostgreSQL).
     inside_query = (
         select(
+            literal(1).label("inside"),
             p.tx,
             p.b,
             func.sum(case((rise > 0, rise), else_=0.0)).label("energy_wh"),
             func.sum(case((charging, elapsed), else_=0.0)).label("charging_s"),
+            nothing.label("t0"),
+            nothing.label("wh0"),
+            nothing.label("b0"),
+            nothing.label("t"),
+            nothing.label("wh"),
+            literal(False).label("last"),
         )
         .where(same)
         .group_by(p.tx, p.b)
     )
-    inside = _frame(connection, inside_query, ["tx", "b", "energy_wh", "charging_s"])
     edges_query = select(
-        p.tx, p.t0, p.wh0, p.b0, p.t, p.wh, p.b, p.t1.is_(None).label("last")
+        literal(0).label("inside"),
+        p.tx,
+        p.b,
+        nothing.label("energy_wh"),
+        nothing.label("charging_s"),
+        p.t0,
+        p.wh0,
+        cast(p.b0, Float).label("b0"),
+        p.t,
+        p.wh,
+        p.t1.is_(None).label("last"),
     ).where(or_(p.b0.is_(None), p.b0 != p.b, p.t1.is_(None)))
-    edges = _frame(connection, edges_query, ["tx", "t0", "wh0", "b0", "t", "wh", "b", "last"])
-    for name in ("t0", "wh0", "t", "wh", "b0"):
-        edges[name] = edges[name].astype(float)
-    for frame in (inside, edges):
-        frame["b"] = frame["b"].astype("int64")
-    for name in ("energy_wh", "charging_s"):
-        inside[name] = inside[name].astype(float)
-    edges["last"] = edges["last"].astype(bool)
+    columns = ["inside", "tx", "b", "energy_wh", "charging_s", "t0", "wh0", "b0", "t", "wh", "last"]
+    rows = _frame(connection, union_all(inside_query, edges_query), columns)
+    rows["b"] = rows["b"].astype("int64")
+    for name in ("energy_wh", "charging_s", "t0", "wh0", "b0", "t", "wh"):
+        rows[name] = rows[name].astype(float)
+    is_inside = rows.pop("inside").astype(bool)
+    inside = rows.loc[is_inside, ["tx", "b", "energy_wh", "charging_s"]].reset_index(drop=True)
+    edges = rows.loc[~is_inside, ["tx", "t0", "wh0", "b0", "t", "wh", "b", "last"]]
+    edges = edges.reset_index(drop=True).astype({"last": bool})
     return inside, edges
 
 
