@@ -130,12 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     from ems.demo import add_demo_parser
     from ems.forecast_cli import add_export_parser, add_forecast_parser
+    from ems.report.cli import add_report_parser
     from ems.sim.cli import add_sim_parser
 
     add_demo_parser(sub)
     add_sim_parser(sub)
     add_forecast_parser(sub)
     add_export_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
