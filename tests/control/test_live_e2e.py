@@ -256,3 +256,25 @@ async def test_when_ems_stops_the_chargers_fall_back_within_capacity(
             assert not state.connected
             assert r.current_a(f"E2E-{n}") <= fallback[f"E2E-{n}/1"] + 1e-6
         assert r.total_a() <= CAPACITY_A + 1e-6
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=["1.6", "2.0.1"])
+async def test_a_charger_without_meter_values_is_assumed_to_draw_its_limit(
+    tmp_path: Path, version: OcppVersion
+) -> None:
+    # The same nearly full car as in the tail test, on a charger that reports nothing: ems has
+    # no measurement to cut its limit by (the tail rule needs one), so the limit it gives is
+    # what the site budgets for it, and the other car gets at most what is left beside it.
+    async with rig(tmp_path, version, sends_meter_values=False, only=1) as r:
+        r.plug("E2E-1", soc=0.97)
+        r.plug("E2E-2", soc=0.1)
+        await r.run_for(6 * INTERVAL_S)
+        assert r.ems.control is not None
+        latest = r.ems.control.loops["test"].latest
+        assert latest is not None
+        limits = latest.plan.limit_now_a
+        silent = next(s for s in latest.snapshot.sessions if s.key == "E2E-1/1")
+        assert silent.measured_power_w is None
+        assert limits["E2E-1/1"] >= 6.0  # not cut to what it really draws
+        assert limits["E2E-1/1"] + limits["E2E-2/1"] <= CAPACITY_A
+        assert r.current_a("E2E-2") <= CAPACITY_A - limits["E2E-1/1"] + 1e-6
