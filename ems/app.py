@@ -108,6 +108,7 @@ def create_app(ems: Ems) -> FastAPI:
     """The ASGI app: ``/ocpp/{id}`` WebSocket, ``/api/v1`` REST (OpenAPI at ``/openapi.json``),
     the dashboard at ``/``."""
     from ems.api import install_api
+    from ems.driver import install_driver
     from ems.metrics import install_metrics
     from ems.ocpp.server import ocpp_endpoint
     from ems.web import install_web
@@ -124,6 +125,7 @@ def create_app(ems: Ems) -> FastAPI:
     install_api(app)
     install_metrics(app)
     install_web(app)
+    install_driver(app)
     return app
 
 
