@@ -32,9 +32,10 @@ _HEADER = """\
 # they are proportional to its rating, and `ems replay --capacity-kw` / `--sweep capacity_kw=`
 # scale them together with the root's limit_kw. The two 80 A pods do not scale.
 #
-# [control] suits replays at 5-minute steps: 5-minute slots for the first quarter hour, then
-# 15-minute slots and hourly slots up to 24 hours ahead (about 30 slots instead of 96), so that
-# the LP stays small while it still sees every departure within a day."""
+# [control] suits replays at 5-minute steps: two 5-minute slots, three of 15 minutes, then hourly
+# slots up to a day ahead: 30 slots instead of 96, so that the LP stays small while it still
+# sees every departure within a day. horizon_h = 24.05 (not 24) gives every 5-minute step the
+# same number of slots, and so the LP keeps its model and re-solves warm."""
 
 
 def caltech_site_text(
@@ -55,9 +56,9 @@ def caltech_site_text(
         "",
         "[control]",
         "interval_s = 5",
-        "horizon_h = 24",
+        "horizon_h = 24.05",
         "slot_s = 3600",
-        "first_slots = [300, 300, 300, 900, 900, 900]",
+        "first_slots = [300, 300, 900, 900, 900]",
         "default_departure_h = 8",
         "default_energy_kwh = 10",
         "",

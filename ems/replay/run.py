@@ -234,6 +234,7 @@ async def _replay(
     outcomes = replay_site.finish()
     metrics = _metrics(
         controlled_site,
+        options.tariff or site.tariff,
         options,
         replay_site.pieces,
         list(outcomes.values()),
@@ -289,6 +290,7 @@ async def _play(
 
 def _metrics(
     site: SiteConfig,
+    billing: Tariff,
     options: ReplayOptions,
     pieces: Sequence[Piece],
     outcomes: Sequence[SessionOutcome],
@@ -297,7 +299,6 @@ def _metrics(
     solve_times_s: Sequence[float],
     run_s: float,
 ) -> RunMetrics:
-    billing = options.tariff or site.tariff
     requested, delivered, fairness = energy_figures(outcomes)
     peaks = monthly_peaks_kw(pieces, site)
     demand_rate = float(billing.demand_charge_per_kw)
