@@ -12,9 +12,10 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -133,22 +134,31 @@ async def estimate(
     )
 
 
+MAX_FORM_BYTES = 4096
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The fields of a small url-encoded form (the first value of each; at most 4 KiB)."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise HTTPException(413, "the form is too large")
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {key: values[0] for key, values in parsed.items()}
+
+
 def _client(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
 @pages.post("/c/{code}/start", response_model=None)
 async def start(
-    request: Request,
-    code: str,
-    driver: ServiceDep,
-    departure: Annotated[str, Form()] = "",
-    energy_kwh: Annotated[str, Form()] = "",
-    method: Annotated[str, Form()] = "",
-    account: Annotated[str, Form()] = "",
-    card: Annotated[str, Form()] = "",
-    csrf: Annotated[str | None, Form()] = None,
+    request: Request, code: str, driver: ServiceDep
 ) -> Response:
+    fields = await form_fields(request)
+    departure, energy_kwh = fields.get("departure", ""), fields.get("energy_kwh", "")
+    method, account = fields.get("method", ""), fields.get("account", "")
+    card = fields.get("card", "")
+    csrf = fields.get("csrf")
     try:
         connector = await driver.connector(code)
     except DriverError as error:
@@ -230,11 +240,9 @@ async def session_status(secret: str, driver: ServiceDep) -> JSONResponse:
 
 @pages.post("/s/{secret}/stop", response_model=None)
 async def stop(
-    request: Request,
-    secret: str,
-    driver: ServiceDep,
-    csrf: Annotated[str | None, Form()] = None,
+    request: Request, secret: str, driver: ServiceDep
 ) -> Response:
+    csrf = (await form_fields(request)).get("csrf")
     try:
         session = await driver.session(secret)
         problem = guard(request).check(request, f"stop:{session.id}", csrf)
@@ -305,7 +313,9 @@ async def qr_code(
     evse, _, kind = evse_file.partition(".")
     if not evse.isdigit() or int(evse) < 1 or kind not in ("svg", "png"):
         raise HTTPException(404, "ask for <evse_id>.svg or <evse_id>.png, e.g. 1.svg")
-    if driver.ems.csms.charge_points.get(charge_point_id) is None:
+    control = driver.ems.control
+    in_site = control is not None and control.site_of(charge_point_id, int(evse)) is not None
+    if not in_site and driver.ems.csms.charge_points.get(charge_point_id) is None:
         raise HTTPException(404, f"no charge point {charge_point_id!r}")
     code = await run_in_threadpool(
         driver.repository.code_of, charge_point_id, int(evse), driver.clock()
