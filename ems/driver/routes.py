@@ -36,7 +36,8 @@ SECURITY_HEADERS = {
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # the session link must not leak to other sites
+    # the session link must not leak to other sites; same-origin POSTs keep their Origin
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
