@@ -15,7 +15,7 @@ from datetime import datetime
 
 from ems.datasets import SessionRecord
 from ems.site import SiteConfig
-from forecasts import DepartureEnergyModel
+from forecasts.sessions import DepartureEnergyModel
 
 # A car past its predicted departure is predicted again at most this often [s].
 REPREDICT_S = 900.0

@@ -36,7 +36,7 @@ from optimizer.lp_highs import HighsScheduler
 from optimizer.scheduler import Scheduler
 
 # A TxProfile sent by the replay's loop holds this many steps (it is renewed well before).
-VALIDITY_STEPS = 3.0
+VALIDITY_STEPS = 4.0
 # The flat price ``lp-energy`` and the baselines see [per kWh]. Not 0: the LP's tie-breakers
 # (charge early, share fairly) are scaled by the price, and at 0 they fall below the solver's
 # tolerance, which leaves the LP free to postpone charging it could do now.
