@@ -189,6 +189,9 @@ class EmsServer:
                     "ssl_cert_reqs": ssl.CERT_OPTIONAL,
                 }
             self._servers.append((uvicorn.Server(self._config(**options)), tls))
+        driver = getattr(self.app.state, "driver", None)
+        if driver is not None:
+            await driver.recover()  # sessions that started or ended while ems was down
         for server, sock in self._servers:
             server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
             self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
@@ -204,6 +207,9 @@ class EmsServer:
         """Stop controlling, close the charge points' connections, stop listening, stop ems."""
         if self.ems.control is not None:
             await self.ems.control.stop()
+        driver = getattr(self.app.state, "driver", None)
+        if driver is not None:
+            await driver.close()
         await self.ems.csms.stop()
         for server, _ in self._servers:
             server.should_exit = True

@@ -196,6 +196,7 @@ class DriverService:
 
     async def recover(self) -> None:
         """After a restart: settle sessions whose start or end happened while ems was down."""
+        self._recovered = True
         for session in await asyncio.to_thread(self.repository.sessions_in, "starting"):
             if session.id_token.casefold() not in self._waiters:
                 await self._fail(session, "ems restarted before the charger started")

@@ -10,8 +10,7 @@ from ems.control.measurements import ENERGY
 from ems.web.api import energy_register
 from tests.driver.conftest import CARD, code_of, driver_site, plug
 from tests.web.conftest import Console, screenshot
-
-pytest_plugins = ["tests.web.conftest"]
+from tests.web.conftest import browser as browser  # the fixture, shared with the dashboard tests
 
 
 async def test_driver_starts_watches_stops_and_gets_the_receipt(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
