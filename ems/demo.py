@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SITE = Path(__file__).resolve().parent.parent / "data" / "sites" / "depot.toml"
 DEMO_TOKEN = "demo-admin-token-change-me"
+DEMO_WALLET = "demo-wallet"
+DEMO_CARD = "DEMO-WALLET-CARD"
 # Share of the stations that have a car plugged in when the demo starts.
 OCCUPIED_AT_START = 0.6
 
@@ -93,6 +95,32 @@ def initial_cars(
     return cars
 
 
+async def demo_wallet(ems: Any, site: SiteConfig) -> str:
+    """A prepaid demo wallet and a card that charges to it, for the QR pages; "" if not made."""
+    from ems.identity.tokens import TokenRecord, TokenType
+    from ems.payments import Money
+    from ems.payments.errors import PaymentError, UnknownAccount
+
+    currency = site.tariff.currency
+    try:
+        try:
+            await asyncio.to_thread(ems.ledger.get_account, DEMO_WALLET)
+        except UnknownAccount:
+            await asyncio.to_thread(ems.ledger.open_account, "wallet", currency,
+                                    account_id=DEMO_WALLET, name="Demo driver")  # fmt: skip
+            await asyncio.to_thread(ems.ledger.top_up, DEMO_WALLET, Money.of(100, currency),
+                                    "demo-wallet-top-up", reference="demo")  # fmt: skip
+        identity = ems.csms.identity
+        if await asyncio.to_thread(identity.repository.get, DEMO_CARD) is None:
+            card = TokenRecord(DEMO_CARD, TokenType.ISO14443, account_id=DEMO_WALLET,
+                               label="demo wallet card")  # fmt: skip
+            await identity.create(card)
+    except (PaymentError, ValueError, AttributeError) as error:
+        log.warning("no demo wallet: %s", error)
+        return ""
+    return f"100 {currency} prepaid"
+
+
 def _arrivals(first: list[Arrival], later: Iterator[Arrival]) -> Iterator[Arrival]:
     yield from first
     yield from later
@@ -125,6 +153,7 @@ async def run_demo(args: argparse.Namespace, settings: Settings, site: SiteConfi
     await server.start()
     host = settings.server.host
     base_url = f"http://{host}:{server.port}"
+    wallet = await demo_wallet(server.ems, site)
     stations = stations_for_site(site, args.version, meter_interval_s=max(1, round(
         site.control.interval_s)))  # fmt: skip
     start = clock()
@@ -140,6 +169,9 @@ async def run_demo(args: argparse.Namespace, settings: Settings, site: SiteConfi
     print(f"the live plan: {base_url}/api/v1/sites/{site.id}/plan")
     print(f"open in a browser: {base_url}/")
     print(f"admin API token: {token}   (curl -H 'Authorization: Bearer {token}' ...)")
+    if wallet:
+        print(f"drivers: QR links at {base_url}/api/v1/qr (admin token); pay with the demo "
+              f"wallet card {DEMO_CARD} ({wallet})")  # fmt: skip
     print("Ctrl-C stops the demo.")
     sys.stdout.flush()
     stop = asyncio.Event()
@@ -149,9 +181,7 @@ async def run_demo(args: argparse.Namespace, settings: Settings, site: SiteConfi
             loop.add_signal_handler(sig, stop.set)
     try:
         waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(server.serve_forever())]
-        await asyncio.wait(
-            waits, timeout=args.duration_s, return_when=asyncio.FIRST_COMPLETED
-        )
+        await asyncio.wait(waits, timeout=args.duration_s, return_when=asyncio.FIRST_COMPLETED)
         for wait in waits:
             wait.cancel()
     finally:
