@@ -1,6 +1,6 @@
 """One month of the 54-EVSE Caltech ACN garage replayed at 5-minute control steps with the LP.
 
-The sessions are the real ACN-Data ones of September 2019 (``data/sessions/``), the site is
+The sessions are the real ACN-Data ones of October 2019 (930) (``data/sessions/``), the site is
 ``data/sites/caltech.toml`` (acnportal's network, 150 kW transformer unless ``--capacity-kw``),
 the policy ``lp-energy`` by default: every 5 minutes (and at every arrival and departure) the
 live control loop snapshots the simulated site, builds the problem, solves the LP warm and
@@ -37,7 +37,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--policy", default="lp-energy")
     parser.add_argument("--capacity-kw", type=float, default=50.0)
-    parser.add_argument("--month", default="2019-09", help="YYYY-MM within the bundled data")
+    parser.add_argument("--month", default="2019-10", help="YYYY-MM within the bundled data")
     parser.add_argument("--no-event-cycles", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
     args = parser.parse_args()
