@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from ems.demo import add_demo_parser
     from ems.forecast_cli import add_export_parser, add_forecast_parser
+    from ems.replay.cli import add_replay_parser
     from ems.report.cli import add_report_parser
     from ems.sim.cli import add_sim_parser
 
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_forecast_parser(sub)
     add_export_parser(sub)
     add_report_parser(sub)
+    add_replay_parser(sub)
     return parser
 
 

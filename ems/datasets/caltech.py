@@ -284,7 +284,7 @@ def caltech_site_dict(
     )
     return {
         "site": {
-            "id": "caltech-acn",
+            "id": "caltech",
             "name": "Caltech ACN garage (acnportal model)",
             "timezone": TIMEZONE,
             "transformer_kw": float(transformer_kw),

@@ -47,7 +47,7 @@ def caltech_site_text(
         _HEADER,
         "",
         "[site]",
-        'id = "caltech-acn"',
+        'id = "caltech"',
         'name = "Caltech ACN garage (acnportal model)"',
         f'description = "54 line-to-line EVSEs at 208 V, {transformer_kw:g} kW transformer"',
         f'timezone = "{TIMEZONE}"',
