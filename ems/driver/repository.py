@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from ems.driver.codes import new_code
 from ems.receipts import Receipt
 from ems.store import models as m
+from ems.store.engine import writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ _SESSION_FIELDS = [f.name for f in fields(DriverSession)]
 class DriverRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer = writer(engine)  # read-then-write transactions wait for the lock
 
     # -- connector codes -------------------------------------------------------------------
 
@@ -55,12 +57,12 @@ class DriverRepository:
         c = m.driver_connectors
         where = (c.c.charge_point_id == charge_point_id) & (c.c.evse_id == evse_id)
         for _ in range(5):
-            with self.engine.begin() as conn:
+            with self._writer.begin() as conn:
                 found = conn.execute(select(c.c.code).where(where)).scalar()
                 if found is not None:
                     return str(found)
             try:
-                with self.engine.begin() as conn:
+                with self._writer.begin() as conn:
                     code = new_code()
                     conn.execute(
                         insert(c).values(
@@ -98,12 +100,12 @@ class DriverRepository:
 
     def add_session(self, session: DriverSession) -> None:
         values = {name: getattr(session, name) for name in _SESSION_FIELDS}
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(insert(m.driver_sessions).values(values))
 
     def update_session(self, session_id: str, now: datetime, **values: Any) -> DriverSession:
         s = m.driver_sessions
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(update(s).where(s.c.id == session_id).values(updated_at=now, **values))
         found = self.session(session_id)
         assert found is not None
@@ -139,7 +141,7 @@ class DriverRepository:
         """Store the receipt (once: a second one for the same session is ignored)."""
         total_minor, paid_minor = currency_minor
         try:
-            with self.engine.begin() as conn:
+            with self._writer.begin() as conn:
                 conn.execute(
                     insert(m.receipts).values(
                         number=receipt.number,

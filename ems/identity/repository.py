@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Row, delete, func, insert, or_, selec
 from ems.identity.policy import TokenFacts
 from ems.identity.tokens import Location, TokenRecord, TokenStatus, TokenType
 from ems.store import models as m
+from ems.store.engine import writer
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class TokenRepository:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._writer = writer(engine)  # read-then-write transactions wait for the lock
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -236,7 +238,7 @@ class TokenRepository:
 
     def create(self, record: TokenRecord, now: datetime) -> TokenRecord:
         """Add a token; :class:`TokenConflict` when its id exists (in any case)."""
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             existing = self._clash(connection, record.id_token)
             if existing is not None:
                 raise TokenConflict(f"id token {existing!r} exists already")
@@ -247,7 +249,7 @@ class TokenRepository:
 
     def replace(self, record: TokenRecord, now: datetime) -> tuple[TokenRecord, TokenRecord]:
         """Replace a stored token (found by id in any case); returns (before, after)."""
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             before = self._find(connection, record.id_token)
             if before is None:
                 raise UnknownToken(f"no id token {record.id_token!r}")
@@ -280,7 +282,7 @@ class TokenRepository:
     def delete(self, id_token: str) -> TokenRecord:
         """Remove a token; returns what it was. :class:`UnknownToken` if there is none."""
         t, loc = m.id_tokens, m.id_token_locations
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             before = self._find(connection, id_token)
             if before is None:
                 raise UnknownToken(f"no id token {id_token!r}")
@@ -297,7 +299,7 @@ class TokenRepository:
         """
         created: list[TokenRecord] = []
         replaced: list[tuple[TokenRecord, TokenRecord]] = []
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             for record in records:
                 before = self._find(connection, record.id_token)
                 self._write(connection, record, now, replace=before)
@@ -312,7 +314,7 @@ class TokenRepository:
     def apply_configured(self, records: Sequence[TokenRecord], now: datetime) -> None:
         """Tokens from the configuration: type and status set, everything else kept."""
         t = m.id_tokens
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             for record in records:
                 before = self._find(connection, record.id_token)
                 if before is None:
@@ -351,7 +353,7 @@ class TokenRepository:
         ]
 
     def save_state(self, state: ListState, now: datetime) -> None:
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             _put_state(connection, state, now)
 
     def entries(self, charge_point_id: str) -> dict[str, tuple[str, str]]:
@@ -373,7 +375,7 @@ class TokenRepository:
     ) -> None:
         """Record an accepted update and the charger's new version in one transaction."""
         t = m.local_auth_list_entries
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             mine = t.c.charge_point_id == charge_point_id
             if full:
                 connection.execute(delete(t).where(mine))
@@ -393,7 +395,7 @@ class TokenRepository:
     def mark_cache_clear_pending(self, charge_point_ids: Iterable[str], now: datetime) -> None:
         """Every listed charge point must clear its authorization cache at its next sync."""
         t = m.local_auth_lists
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             for charge_point_id in charge_point_ids:
                 where = t.c.charge_point_id == charge_point_id
                 values = {"cache_clear_pending": True, "updated_at": now}

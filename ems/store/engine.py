@@ -53,7 +53,20 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    mode = connection.get_execution_options().get("sqlite_begin", "")
+    connection.exec_driver_sql(f"BEGIN {mode}".rstrip())
+
+
+def writer(engine: Engine) -> Engine:
+    """``engine`` for transactions that read, then write: on SQLite they BEGIN IMMEDIATE.
+
+    A deferred SQLite transaction that has read and then wants to write while another
+    connection writes fails at once with "database is locked" (waiting could deadlock, so the
+    busy timeout does not apply); taking the write lock at BEGIN makes it wait its turn instead.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
 def upsert(
