@@ -32,6 +32,7 @@ from optimizer.model import (
     PHASES,
     Charger,
     FloatArray,
+    LinearConstraint,
     Problem,
     kw_per_a,
     loaded_phases,
@@ -200,7 +201,7 @@ class _StructureKey:
         self.key = (
             problem.chargers,
             tuple((c.id, c.parent_id) for c in problem.circuits),
-            tuple((c.id, tuple(c.coefficients.items())) for c in problem.constraints),
+            _constraints_key(problem.constraints),
             frozenset((s.charger_id, s.phases_used) for s in problem.sessions if s.phases_used),
         )
 
@@ -209,6 +210,20 @@ class _StructureKey:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _StructureKey) and self.key == other.key
+
+
+_constraints_keys: list[tuple[object, tuple[object, ...]]] = [(None, ())]
+
+
+def _constraints_key(constraints: tuple[LinearConstraint, ...]) -> tuple[object, ...]:
+    """What the constraints' matrix depends on; remembered for the same tuple object (a site
+    passes the same constraints every cycle, and reading 150 of them costs a millisecond)."""
+    known, key = _constraints_keys[0]
+    if known is constraints:
+        return key
+    key = tuple((c.id, tuple(c.coefficients.items())) for c in constraints)
+    _constraints_keys[0] = (constraints, key)
+    return key
 
 
 def _structure(problem: Problem) -> _Structure:

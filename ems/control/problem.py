@@ -137,7 +137,7 @@ def build_problem(
         need = needs(active, site.control, forecast)
         resolved[active.session_id] = need
         departure_s = (need.departure - now).total_seconds()
-        if departure_s <= first_slot_end_s:
+        if departure_s < first_slot_end_s:
             departure_s = first_slot_end_s + OVERDUE_STAY_S
         requested = need.energy_kwh
         priority = 1.0

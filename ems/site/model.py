@@ -260,6 +260,9 @@ class SiteConfig:
     _optimizer_chargers: tuple[model.Charger, ...] = field(
         init=False, repr=False, compare=False
     )
+    _optimizer_constraints: tuple[model.LinearConstraint, ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_key", {c.key: c for c in self.chargers})
@@ -267,6 +270,11 @@ class SiteConfig:
         # matrices by these (equal) chargers.
         chargers = tuple(c.optimizer_charger() for c in self.chargers)
         object.__setattr__(self, "_optimizer_chargers", chargers)
+        constraints = tuple(
+            model.LinearConstraint(c.id, dict(c.coefficients), c.upper_a, c.lower_a)
+            for c in self.constraints
+        )
+        object.__setattr__(self, "_optimizer_constraints", constraints)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -304,10 +312,8 @@ class SiteConfig:
         return self._optimizer_chargers
 
     def optimizer_constraints(self) -> tuple[model.LinearConstraint, ...]:
-        return tuple(
-            model.LinearConstraint(c.id, dict(c.coefficients), c.upper_a, c.lower_a)
-            for c in self.constraints
-        )
+        """The extra constraints, built once (the same objects every cycle)."""
+        return self._optimizer_constraints
 
     def meter_path(self) -> tuple[str, ...]:
         """The meter's circuit and every circuit above it: where other load flows."""
