@@ -135,7 +135,8 @@ def plan_out(result: CycleResult) -> PlanOut:
     plan = result.plan
     slots = problem.horizon.slots
     sessions = {s.key: s for s in result.snapshot.sessions}
-    planned = {s.charger_id: s for s in problem.sessions}
+    expected = result.site_problem.expected_ids
+    planned = {s.charger_id: s for s in problem.sessions if s.id not in expected}
     root = next(c for c in problem.circuits if c.parent_id is None)
     capacity = root.power_limits_kw(slots)
     chargers = []

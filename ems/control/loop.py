@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from ems import metrics
 from ems.control.dispatch import decide, split_decreases
 from ems.control.interface import LimitAnswer, LimitCommand, SiteInterface, Snapshot
-from ems.control.problem import NeedsForecast, SiteProblem, build_problem
+from ems.control.problem import ArrivalsForecast, NeedsForecast, SiteProblem, build_problem
 from optimizer.baselines import (
     EarliestDeadlineFirst,
     EqualShare,
@@ -124,6 +124,7 @@ class ControlLoop:
         scheduler: Scheduler | None = None,
         sink: CycleSink | None = None,
         forecast: NeedsForecast | None = None,
+        arrivals: ArrivalsForecast | None = None,
         time_scale: float = 1.0,
     ) -> None:
         self.site = site
@@ -134,6 +135,7 @@ class ControlLoop:
         )
         self.sink = sink
         self.forecast = forecast
+        self.arrivals = arrivals
         self.time_scale = time_scale
         self.latest: CycleResult | None = None
         self.cycles = 0
@@ -201,7 +203,7 @@ class ControlLoop:
             started = time.perf_counter()
             now = self.clock()
             snapshot = self.interface.snapshot(now)
-            site_problem = build_problem(self.site, snapshot, self.forecast)
+            site_problem = build_problem(self.site, snapshot, self.forecast, self.arrivals)
             plan = await asyncio.to_thread(self.scheduler.plan, site_problem.problem)
             control = self.site.control
             commands = decide(
@@ -265,14 +267,15 @@ def plan_summary(result: CycleResult) -> dict[str, object]:
         "solver": plan.solver,
         "solve_ms": plan.solve_time_s * 1000.0,
         "duration_ms": result.duration_s * 1000.0,
-        "sessions": len(problem.sessions),
+        "sessions": len(problem.sessions) - len(result.site_problem.expected_ids),
+        "expected_sessions": len(result.site_problem.expected_ids),
         "chargers": len(problem.chargers),
         "limits_sent": len(result.commands),
         "rejected": sum(1 for a in result.answers if not a.accepted),
         "capacity_kw": result.capacity_kw,
         "planned_kw": result.planned_kw,
         "measured_kw": result.measured_kw,
-        "unmet_kwh": plan.total_unmet_kwh,
+        "unmet_kwh": result.site_problem.real_unmet_kwh(plan.unmet_kwh),
         "energy_cost": plan.energy_cost,
         "site_kw_by_slot": [float(v) for v in site_kw],
         "notes": list(plan.notes) + result.notes,

@@ -17,6 +17,9 @@ uncontrollable chargers
     draw is reserved on every circuit above it and on the extra constraints it appears in, and it
     gets no session in the problem. Chargers without a car are budgeted nothing: their
     TxDefaultProfile bounds what a newly arrived car may draw until the next cycle.
+cars still to come
+    With an arrivals forecast, the cars expected within the horizon become sessions on free
+    chargers at a lower priority, so that capacity is kept for them (:func:`expected_sessions`).
 other load
     The site's measured non-EV load (when it has a meter) is taken off the grid connection in
     every slot (persistence forecast); without a meter the site's own forecast applies.
@@ -25,7 +28,7 @@ other load
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -41,8 +44,18 @@ OVERDUE_STAY_S = 1800.0
 # More energy planned for a car that already has its forecast or default energy [kWh].
 TOP_UP_KWH = 5.0
 TOP_UP_PRIORITY = 0.2
+# Priority of the sessions of cars expected to come (see expected_sessions).
+EXPECTED_PRIORITY = 0.5
 
 T = TypeVar("T")
+
+
+class ArrivalsForecast(Protocol):
+    """Cars expected to arrive within a horizon: ``(arrival, departure, energy_kwh)`` each."""
+
+    def expected_cars(
+        self, slot_starts: Sequence[datetime], durations_s: Sequence[float]
+    ) -> list[tuple[datetime, datetime, float]]: ...
 
 
 class NeedsForecast(Protocol):
@@ -103,12 +116,24 @@ class SiteProblem:
     slot_starts: tuple[datetime, ...]
     needs: dict[str, Needs]  # by session id
     reserved_keys: tuple[str, ...]  # uncontrollable chargers budgeted at their maximum
+    expected_ids: frozenset[str] = frozenset()  # sessions of cars still to come (not real)
+
+    def real_unmet_kwh(self, unmet_kwh: Mapping[str, float]) -> float:
+        """A plan's unmet energy of the cars that are here (not of the expected ones)."""
+        return float(sum(v for k, v in unmet_kwh.items() if k not in self.expected_ids))
 
 
 def build_problem(
-    site: SiteConfig, snapshot: Snapshot, forecast: NeedsForecast | None = None
+    site: SiteConfig,
+    snapshot: Snapshot,
+    forecast: NeedsForecast | None = None,
+    arrivals: ArrivalsForecast | None = None,
 ) -> SiteProblem:
-    """The optimizer's problem for ``site`` in the state ``snapshot`` describes."""
+    """The optimizer's problem for ``site`` in the state ``snapshot`` describes.
+
+    With ``arrivals``, the cars expected to come within the horizon are added as sessions on
+    free controllable chargers (:func:`expected_sessions`), so that the plan keeps room for them.
+    """
     now = snapshot.now
     slot_starts, horizon = site.horizon(now)
     durations = horizon.durations_s
@@ -161,6 +186,19 @@ def build_problem(
                 charging=active.charging,
             )
         )
+    expected: list[Session] = []
+    if arrivals is not None:
+        occupied = {s.charger_id for s in sessions} | {a.key for a in snapshot.sessions}
+        free = [
+            key
+            for key in (c.id for c in chargers)
+            if key not in occupied
+            and key not in skip
+            and snapshot.chargers.get(key) is not None
+            and snapshot.chargers[key].controllable
+        ]
+        expected = expected_sessions(arrivals, now, slot_starts, durations, free)
+        sessions.extend(expected)
     tariff = site.tariff.optimizer_tariff(slot_starts, durations, snapshot.peak_so_far_kw)
     problem = Problem(
         horizon=horizon,
@@ -170,7 +208,50 @@ def build_problem(
         tariff=tariff,
         constraints=tuple(constraints),
     )
-    return SiteProblem(problem, tuple(slot_starts), resolved, uncontrollable)
+    return SiteProblem(
+        problem,
+        tuple(slot_starts),
+        resolved,
+        uncontrollable,
+        frozenset(e.id for e in expected),
+    )
+
+
+def expected_sessions(
+    arrivals: ArrivalsForecast,
+    now: datetime,
+    slot_starts: Sequence[datetime],
+    durations_s: Sequence[float],
+    free_keys: Sequence[str],
+) -> list[Session]:
+    """Sessions for the cars expected after the first slot, one per free charger at most.
+
+    They have a low priority (:data:`EXPECTED_PRIORITY`): the cars that are here come first,
+    but a plan that leaves room for the expected ones (charging the present cars earlier rather
+    than later) is preferred to one that does not. They are never dispatched: no car is there.
+    """
+    out: list[Session] = []
+    free = list(free_keys)
+    for n, (arrival, departure, energy_kwh) in enumerate(
+        arrivals.expected_cars(slot_starts, durations_s)
+    ):
+        if not free:
+            break
+        arrival_s = (arrival - now).total_seconds()
+        departure_s = (departure - now).total_seconds()
+        if departure_s <= arrival_s or energy_kwh <= 0:
+            continue
+        out.append(
+            Session(
+                id=f"expected-{n}",
+                charger_id=free.pop(0),
+                energy_requested_kwh=energy_kwh,
+                departure_s=departure_s,
+                arrival_s=arrival_s,
+                priority=EXPECTED_PRIORITY,
+            )
+        )
+    return out
 
 
 # Slots starting within this long of now take the measured other load as it is (persistence).

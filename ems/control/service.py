@@ -54,13 +54,13 @@ class StoreSink:
                 "solve_ms": result.plan.solve_time_s * 1000.0,
                 "status": str(result.plan.status),
                 "solver": result.plan.solver,
-                "sessions": len(result.site_problem.problem.sessions),
+                "sessions": summary["sessions"],
                 "chargers": len(result.site_problem.problem.chargers),
                 "limits_sent": len(result.commands),
                 "capacity_kw": result.capacity_kw,
                 "planned_kw": result.planned_kw,
                 "measured_kw": result.measured_kw,
-                "unmet_kwh": result.plan.total_unmet_kwh,
+                "unmet_kwh": summary["unmet_kwh"],
                 "energy_cost": result.plan.energy_cost,
                 "notes": notes,
             },
@@ -128,6 +128,7 @@ class ControlService:
                 clock=self.csms.clock,
                 sink=sink,
                 forecast=forecast,
+                arrivals=forecast,
                 time_scale=self.time_scale,
             )
             self.live[site.id] = live
