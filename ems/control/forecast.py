@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ems.domain import Transaction
-from forecasts.sessions import ArrivalModel, DepartureEnergyModel
+from forecasts.sessions import ArrivalModel, DepartureEnergyModel, SessionLike
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +49,23 @@ class HistoryForecast:
 
     def fit(self, transactions: Sequence[Transaction]) -> None:
         """Learn from finished transactions (others are ignored)."""
-        sessions = [
-            _Session(
-                tx.started_at,
-                tx.stopped_at,
-                tx.energy_wh / 1000.0,
-                tx.id_token.id if tx.id_token else None,
-            )
-            for tx in transactions
-            if tx.stopped_at is not None
-            and tx.energy_wh is not None
-            and tx.stopped_at > tx.started_at
-        ]
+        self.fit_sessions(
+            [
+                _Session(
+                    tx.started_at,
+                    tx.stopped_at,
+                    tx.energy_wh / 1000.0,
+                    tx.id_token.id if tx.id_token else None,
+                )
+                for tx in transactions
+                if tx.stopped_at is not None
+                and tx.energy_wh is not None
+                and tx.stopped_at > tx.started_at
+            ]
+        )
+
+    def fit_sessions(self, sessions: Sequence[SessionLike]) -> None:
+        """Learn from recorded sessions (``arrival``, ``departure``, energy, id token)."""
         self.sessions = len(sessions)
         self._expected.clear()
         self._typical.clear()
@@ -69,7 +74,7 @@ class HistoryForecast:
             return
         self.model = DepartureEnergyModel(timezone=self.timezone).fit(sessions)
         self.arrival_model = ArrivalModel(timezone=self.timezone).fit(sessions)
-        log.info("departure/energy forecast fitted on %d sessions", len(sessions))
+        log.info("departure/energy/arrival forecast fitted on %d sessions", len(sessions))
 
     def predict_needs(
         self, id_token: str | None, arrival: datetime

@@ -92,6 +92,12 @@ def add_replay_parser(subparsers: Any) -> None:
         "knowledge, need = energy delivered, no minimum-current rule)",
     )
     replay.add_argument(
+        "--reserve-arrivals",
+        action="store_true",
+        help="with --knowledge forecast: keep capacity for the cars an arrival model (fitted "
+        "on the sessions before --start) expects",
+    )
+    replay.add_argument(
         "--no-event-cycles",
         action="store_true",
         help="plan only every step, not also at arrivals and departures",
@@ -155,6 +161,8 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
         raise ValueError("--step-min: must be positive")
     if args.capacity_kw is not None and not args.capacity_kw > 0:
         raise ValueError("--capacity-kw: must be positive")
+    if args.reserve_arrivals and args.knowledge != "forecast":
+        raise ValueError("--reserve-arrivals: needs --knowledge forecast (a model of arrivals)")
     if args.tariff is not None and not args.tariff.is_file():
         raise ValueError(f"--tariff: no such file: {args.tariff}")
     session_paths = tuple(args.sessions or CALTECH_SESSION_FILES.values())
@@ -171,6 +179,7 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
         ev_model=args.ev_model,
         acnportal=args.acnportal,
         event_cycles=not args.no_event_cycles,
+        reserve_arrivals=args.reserve_arrivals,
         capacity_kw=args.capacity_kw,
         seed=args.seed,
     )
@@ -194,6 +203,7 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
         "ev_model": options.ev_model,
         "acnportal": options.acnportal,
         "event_cycles": options.event_cycles,
+        "reserve_arrivals": options.reserve_arrivals,
         "seed": options.seed,
         "sweep": list(args.sweep),
     }

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from ems.control.forecast import HistoryForecast
 from ems.control.loop import ControlLoop, CycleResult
 from ems.control.problem import NeedsForecast
 from ems.datasets import SessionRecord
@@ -62,6 +63,8 @@ class ReplayOptions:
 
     ``capacity_kw`` re-rates the grid connection (:func:`~ems.replay.scenario.with_capacity`);
     ``tariff`` replaces the site's for billing and for the policies that price energy.
+    ``reserve_arrivals`` (with ``knowledge`` forecast) lets the loop keep capacity for the cars
+    an arrival model fitted on the earlier sessions expects.
     """
 
     policy: Policy
@@ -73,6 +76,7 @@ class ReplayOptions:
     ev_model: bool = False
     acnportal: bool = False
     event_cycles: bool = True
+    reserve_arrivals: bool = False
     capacity_kw: float | None = None
     tariff: Tariff | None = None
     seed: int = 0
@@ -84,6 +88,8 @@ class ReplayOptions:
                 raise ValueError(f"{name}: must be timezone-aware, got {value!r}")
         if self.end <= self.start:
             raise ValueError("end: must be after start")
+        if self.reserve_arrivals and self.knowledge is not Knowledge.FORECAST:
+            raise ValueError("reserve_arrivals: needs knowledge forecast (a model of arrivals)")
         if not self.step_s > 0:
             raise ValueError(f"step_s: must be positive, got {self.step_s!r}")
 
@@ -204,6 +210,7 @@ async def _replay(
         seed=options.seed,
     )
     forecast: NeedsForecast | None = None
+    arrivals: HistoryForecast | None = None
     replay_site = ReplaySite(
         controlled_site,
         start,
@@ -221,6 +228,9 @@ async def _replay(
         if options.knowledge is Knowledge.FORECAST and not options.acnportal:
             history = [r for r in records if r.arrival < start]
             forecast = fit_needs_forecast(history, controlled_site, ReplayClock(replay_site))
+            if options.reserve_arrivals:
+                arrivals = HistoryForecast(controlled_site.timezone)
+                arrivals.fit_sessions(history)
         timed = TimedScheduler(scheduler)
         loop = ControlLoop(
             controlled_site,
@@ -229,6 +239,7 @@ async def _replay(
             scheduler=timed,
             sink=cycles,
             forecast=forecast,
+            arrivals=arrivals,
         )
     await _play(replay_site, loop, prepared.sessions, options, progress)
     outcomes = replay_site.finish()
