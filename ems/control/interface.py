@@ -33,6 +33,8 @@ class ActiveSession:
     given per source; the loop picks the most trusted one (:func:`ems.control.problem.needs`).
     ``measured_*`` are None when the charger reports no meter values: it is then assumed to draw
     its limit. ``applied_limit_a`` is the limit the car was drawing under when measured.
+    ``idle_since``: since when the car has drawn nothing under a limit it could have used
+    (:class:`ems.control.idle.IdleTracker`).
     """
 
     key: str
@@ -52,6 +54,7 @@ class ActiveSession:
     applied_limit_a: float | None = None
     phases_used: int | None = None
     charging: bool = False
+    idle_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

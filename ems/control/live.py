@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ems.commands import CONTROL_MEASURANDS, SmartChargingCapabilities
+from ems.control.idle import IdleTracker
 from ems.control.interface import (
     ActiveSession,
     ChargerView,
@@ -121,6 +122,7 @@ class LiveSite:
         self.on_trigger = on_trigger
         self.time_scale = time_scale
         self.measurements = Measurements()
+        self.idle = IdleTracker()
         self.chargers = {spec.key: _Charger(spec) for spec in site.chargers}
         self._by_charge_point: dict[str, list[_Charger]] = {}
         for charger in self.chargers.values():
@@ -203,6 +205,7 @@ class LiveSite:
                 self.measurements.clear(tx.charge_point_id, tx.evse_id)
                 self.ev_needs.pop((tx.charge_point_id, tx.evse_id), None)
                 self.driver_needs.pop(tx.id, None)
+                self.idle.forget(tx.id)
                 self._trigger("departure")
         elif isinstance(event, ChargingNeedsReported):
             if self.site.charger_key(event.charge_point_id, event.evse_id) is not None:
@@ -338,6 +341,14 @@ class LiveSite:
                 if under_limit and measured_at is not None:
                     self._learn(charger, measured_at, measured_current_a, measured_power_w,
                                 phases_used)  # fmt: skip
+                    drawn_a = self._current_a(
+                        charger, measured_current_a, measured_power_w, phases_used
+                    )
+                    idle_since = self.idle.observe(
+                        tx.id, measured_at, drawn_a, charger.applied_limit_a, spec.min_current_a
+                    )
+                else:
+                    idle_since = self.idle.since(tx.id)
                 need = self.ev_needs.get((charge_point_id, spec.evse_id))
                 ev_max_a = need.max_current_a if need else None
                 if charger.learned_max_a is not None:
@@ -367,6 +378,7 @@ class LiveSite:
                         applied_limit_a=charger.applied_limit_a if under_limit else None,
                         phases_used=phases_used,
                         charging=charging,
+                        idle_since=idle_since,
                     )
                 )
         other_load_kw = self._other_load_kw(fresh_after, ev_power_w)
@@ -379,6 +391,17 @@ class LiveSite:
             other_load_kw=other_load_kw,
             peak_so_far_kw=self.peak_kw,
         )
+
+    @staticmethod
+    def _current_a(
+        charger: _Charger, current_a: float | None, power_w: float | None, phases_used: int | None
+    ) -> float | None:
+        """The per-phase current measured, or worked out from the power measured."""
+        if current_a is not None or power_w is None:
+            return current_a
+        spec = charger.spec
+        share = (phases_used or len(spec.phases)) / len(spec.phases)
+        return power_w / (spec.watts_per_amp * share)
 
     @staticmethod
     def _learn(
@@ -401,9 +424,7 @@ class LiveSite:
         if applied is None or charger.learned_from == measured_at:
             return
         spec = charger.spec
-        if current_a is None and power_w is not None:
-            share = (phases_used or len(spec.phases)) / len(spec.phases)
-            current_a = power_w / (spec.watts_per_amp * share)
+        current_a = LiveSite._current_a(charger, current_a, power_w, phases_used)
         if current_a is None:
             return
         charger.learned_from = measured_at

@@ -17,6 +17,11 @@ uncontrollable chargers
     draw is reserved on every circuit above it and on the extra constraints it appears in, and it
     gets no session in the problem. Chargers without a car are budgeted nothing: their
     TxDefaultProfile bounds what a newly arrived car may draw until the next cycle.
+idle cars
+    A car that has drawn nothing for a while under a limit it could use (full, or paused by
+    itself) is planned nothing more, whatever its need says, so that it does not hold the
+    minimum current of a charger; every half hour it is offered energy for five minutes in
+    case it wants to charge again (:func:`idle_now`).
 cars still to come
     With an arrivals forecast, the cars expected within the horizon become sessions on free
     chargers at a lower priority, so that capacity is kept for them (:func:`expected_sessions`).
@@ -44,6 +49,11 @@ OVERDUE_STAY_S = 1800.0
 # More energy planned for a car that already has its forecast or default energy [kWh].
 TOP_UP_KWH = 5.0
 TOP_UP_PRIORITY = 0.2
+# A car idle this long (drawing nothing under a usable limit) is planned nothing, except for a
+# probe of PROBE_FOR_S in every PROBE_EVERY_S (see idle_now) [s].
+IDLE_AFTER_S = 120.0
+PROBE_EVERY_S = 1800.0
+PROBE_FOR_S = 300.0
 # Priority of the sessions of cars expected to come (see expected_sessions).
 EXPECTED_PRIORITY = 0.5
 
@@ -166,6 +176,8 @@ def build_problem(
             departure_s = first_slot_end_s + OVERDUE_STAY_S
         requested = need.energy_kwh
         priority = 1.0
+        if idle_now(active, now):
+            requested = min(requested, active.energy_delivered_kwh)  # nothing more for now
         trusted = need.energy_source in (NeedSource.EV, NeedSource.DRIVER)
         if not trusted and active.energy_delivered_kwh >= requested:
             requested = active.energy_delivered_kwh + TOP_UP_KWH
@@ -215,6 +227,19 @@ def build_problem(
         uncontrollable,
         frozenset(e.id for e in expected),
     )
+
+
+def idle_now(session: ActiveSession, now: datetime) -> bool:
+    """Whether a car that stopped taking what it was offered is planned nothing this cycle.
+
+    From :data:`IDLE_AFTER_S` of idleness on, except for :data:`PROBE_FOR_S` in every
+    :data:`PROBE_EVERY_S`, when it is offered energy again to see whether it wants some.
+    """
+    if session.idle_since is None:
+        return False
+    idle_s = (now - session.idle_since).total_seconds()
+    probing = idle_s >= PROBE_EVERY_S and idle_s % PROBE_EVERY_S < PROBE_FOR_S
+    return idle_s >= IDLE_AFTER_S and not probing
 
 
 def expected_sessions(

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from ems.control.idle import IdleTracker
 from ems.control.interface import ActiveSession, ChargerView, LimitAnswer, LimitCommand, Snapshot
 from ems.replay.sessions import ReplaySession
 from ems.sim.ev import Ev, EvModel, Offer
@@ -143,6 +144,7 @@ class ReplaySite:
         self.pieces: list[Piece] = []
         self.outcomes: dict[str, SessionOutcome] = {}
         self.commands_applied = 0
+        self.idle = IdleTracker()
         self._peak_month: tuple[int, int] | None = None
         self._peak_kw = 0.0
         self._tz = site.tz
@@ -170,6 +172,7 @@ class ReplaySite:
         if point.car is None or point.car.session.session_id != session.session_id:
             raise ValueError(f"charger {session.key}: session {session.session_id} is not there")
         self.outcomes[session.session_id].delivered_kwh = point.car.delivered_kwh
+        self.idle.forget(session.session_id)
         point.car = None
         point.tx_limit_a = point.tx_valid_until = None
 
@@ -209,6 +212,11 @@ class ReplaySite:
             site_w += power_w
             measured = point.tx_in_force(now)
             session = car.session
+            idle_since = self.idle.since(session.session_id)
+            if measured:
+                idle_since = self.idle.observe(
+                    session.session_id, now, current_a, point.tx_limit_a, spec.min_current_a
+                )
             sessions.append(
                 ActiveSession(
                     key=spec.key,
@@ -225,6 +233,7 @@ class ReplaySite:
                     measured_at=now if measured else None,
                     applied_limit_a=point.tx_limit_a if measured else None,
                     charging=self.report_charging and power_w > CHARGING_POWER_W,
+                    idle_since=idle_since if self.report_charging else None,
                 )
             )
         self._track_peak(now, site_w / 1000.0)

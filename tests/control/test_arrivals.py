@@ -137,3 +137,36 @@ def test_history_gives_the_cars_expected_at_their_usual_hour() -> None:
     arrival, departure, energy_kwh = cars[0]
     assert arrival == NOW + timedelta(hours=1)
     assert departure - arrival == timedelta(hours=2) and energy_kwh == 10.0
+
+
+def test_a_car_that_stops_drawing_is_planned_nothing_but_probed_now_and_then(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from ems.control.idle import IdleTracker
+    from ems.control.problem import IDLE_AFTER_S, PROBE_EVERY_S, PROBE_FOR_S
+
+    site = _site(tmp_path)
+    tracker = IdleTracker()
+    # drawing 0 A under 6 A: idle from then on; under 0 A nothing is learnt; drawing resets it
+    assert tracker.observe("s", NOW, 0.0, 6.0, 6.0) == NOW
+    assert tracker.observe("s", NOW + timedelta(minutes=1), 0.0, 0.0, 6.0) == NOW
+    assert tracker.observe("t", NOW, 0.0, 0.0, 6.0) is None
+    assert tracker.observe("s", NOW + timedelta(minutes=2), 5.0, 6.0, 6.0) is None
+
+    base = _snapshot(site)
+    (present,) = base.sessions
+
+    def planned_kwh(idle_for_s: float) -> float:
+        session = replace(present, idle_since=NOW - timedelta(seconds=idle_for_s))
+        built = build_problem(site, Snapshot(NOW, (session,), base.chargers))
+        (planned,) = built.problem.sessions
+        return planned.energy_remaining_kwh
+
+    full_need = planned_kwh(0)
+    assert full_need > 0
+    assert planned_kwh(IDLE_AFTER_S - 1) == full_need  # a car slow to start is not idle yet
+    assert planned_kwh(IDLE_AFTER_S) == 0.0
+    assert planned_kwh(PROBE_EVERY_S + PROBE_FOR_S / 2) == full_need  # the probe
+    assert planned_kwh(PROBE_EVERY_S + PROBE_FOR_S) == 0.0
