@@ -37,7 +37,7 @@ async def _serve(settings: Settings) -> None:
     if server.tls_port is not None:
         print(f"               and wss://{host}:{server.tls_port}/ocpp/<charge point id>")
     print(f"REST API: {base}/api/v1  (OpenAPI: {base}/openapi.json)")
-    print(f"open in a browser: {base}/  (the API's interactive docs until the dashboard lands)")
+    print(f"dashboard: {base}/  (sign in with an API token; the API docs are at {base}/docs)")
     if server.ems.bootstrap_token:
         print(f"admin API token (from api.bootstrap_admin_token): {server.ems.bootstrap_token}")
     sys.stdout.flush()
