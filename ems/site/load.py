@@ -62,9 +62,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -84,8 +82,15 @@ from ems.site.model import (
     SiteMeterSpec,
 )
 from ems.tariffs import Tariff
-from ems.tariffs.load import error_lines, load_tariff, parse_tariff, zone_named
-from ems.tariffs.weekly import ALL_DAYS, MINUTES_PER_DAY, Window, parse_clock_min, parse_days
+from ems.tariffs.load import (
+    StrictModel,
+    WindowFields,
+    error_lines,
+    load_tariff,
+    parse_tariff,
+    zone_named,
+)
+from ems.tariffs.weekly import MINUTES_PER_DAY
 
 _ID = r"^[^/\s]+$"
 _PHASES = re.compile(r"^(L[123]){1,3}$")
@@ -119,8 +124,7 @@ def parse_phases(text: str) -> tuple[int, ...]:
     return phases
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+_Strict = StrictModel
 
 
 class _Site(_Strict):
@@ -138,25 +142,9 @@ class _Site(_Strict):
         return value
 
 
-class _Window(_Strict):
-    from_: str = Field(alias="from")
-    to: str
-    days: list[str] | None = None
+class _Window(WindowFields):
     limit_a: PhaseLimitsA | None = None
     limit_kw: float | None = Field(None, ge=0)
-
-    @field_validator("from_", "to")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        parse_clock_min(value)
-        return value
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
-            parse_days(value)
-        return value
 
     @model_validator(mode="after")
     def _some_limit(self) -> _Window:
@@ -167,9 +155,7 @@ class _Window(_Strict):
         return self
 
     def capacity_window(self) -> CapacityWindow:
-        days = parse_days(self.days) if self.days is not None else ALL_DAYS
-        window = Window(parse_clock_min(self.from_), parse_clock_min(self.to), days)
-        return CapacityWindow(window, self.limit_a, self.limit_kw)
+        return CapacityWindow(self.window(), self.limit_a, self.limit_kw)
 
 
 class _Circuit(_Strict):

@@ -64,8 +64,41 @@ from ems.tariffs.weekly import ALL_DAYS, WeeklySchedule, Window, parse_clock_min
 _NAMED_KEY = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[(\d+)\])?: ")
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A file section: unknown keys are errors, values frozen, no inf or nan."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+_Strict = StrictModel
+
+
+class WindowFields(StrictModel):
+    """``from``/``to`` local clock times and optional ``days``: a weekly window, checked.
+
+    Shared by the tariffs' time-of-use periods and the sites' capacity schedules.
+    """
+
+    from_: str = Field(alias="from")
+    to: str
+    days: list[str] | None = None
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        parse_clock_min(value)
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            parse_days(value)
+        return value
+
+    def window(self) -> Window:
+        days = parse_days(self.days) if self.days is not None else ALL_DAYS
+        return Window(parse_clock_min(self.from_), parse_clock_min(self.to), days)
 
 
 def zone_named(name: str) -> ZoneInfo:
@@ -108,29 +141,9 @@ class _Flat(_Strict):
     price_per_kwh: Decimal
 
 
-class _PeriodEntry(_Strict):
+class _PeriodEntry(WindowFields):
     name: str = Field(min_length=1)
-    from_: str = Field(alias="from")
-    to: str
-    days: list[str] | None = None
     price_per_kwh: Decimal
-
-    def window(self) -> Window:
-        days = parse_days(self.days) if self.days is not None else ALL_DAYS
-        return Window(parse_clock_min(self.from_), parse_clock_min(self.to), days)
-
-    @field_validator("from_", "to")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        parse_clock_min(value)
-        return value
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
-            parse_days(value)
-        return value
 
 
 class _TimeOfUse(_Strict):
