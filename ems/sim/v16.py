@@ -11,7 +11,6 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
@@ -20,10 +19,16 @@ from ems.domain import ChargingProfilePurpose, ChargingRateUnit, ConnectorStatus
 from ems.ocpp.translate import format_time
 from ems.sim.chargepoint import BootAnswer, StopReason, TxEnd
 from ems.sim.station import Evse, Reading
-from ems.sim.wire import UnsupportedProfile, profile_16, schedule_payload, time_text
+from ems.sim.wire import (
+    StationConnection,
+    UnsupportedProfile,
+    profile_16,
+    schedule_payload,
+    time_text,
+)
 
 if TYPE_CHECKING:
-    from ems.sim.chargepoint import SimChargePoint
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +54,8 @@ def sampled_values(
     return out
 
 
-class Wire16(ChargePoint):
+class Wire16(StationConnection, ChargePoint):
     """A 1.6 station on one connection."""
-
-    def __init__(self, sim: SimChargePoint, connection: Any) -> None:
-        super().__init__(sim.id, connection, response_timeout=sim.response_timeout_s)
-        self.sim = sim
-        self.station = sim.station
-
-    async def _call(self, payload: Any) -> Any:
-        """Send ``payload``; a CALLERROR answer is logged and returns None."""
-        try:
-            return await self.call(payload, suppress=False)
-        except OCPPError as error:
-            log.warning("%s: %s answered %r", self.id, type(payload).__name__, error)
-            return None
 
     # ---- outgoing --------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
@@ -25,6 +24,7 @@ from ems.sim.chargepoint import BootAnswer, StopReason, TxEnd
 from ems.sim.settings import COMPONENTS_201, VARIABLES_201, rate_units_16, rate_units_201
 from ems.sim.station import Evse, Reading
 from ems.sim.wire import (
+    StationConnection,
     UnsupportedProfile,
     profile_201,
     purpose_of,
@@ -33,7 +33,7 @@ from ems.sim.wire import (
 )
 
 if TYPE_CHECKING:
-    from ems.sim.chargepoint import SimChargePoint
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -88,21 +88,8 @@ def meter_value(readings: list[Reading] | tuple[Reading, ...], at: datetime, con
     return {"timestamp": format_time(at), "sampled_value": sampled}
 
 
-class Wire201(ChargePoint):
+class Wire201(StationConnection, ChargePoint):
     """A 2.0.1 station on one connection."""
-
-    def __init__(self, sim: SimChargePoint, connection: Any) -> None:
-        super().__init__(sim.id, connection, response_timeout=sim.response_timeout_s)
-        self.sim = sim
-        self.station = sim.station
-
-    async def _call(self, payload: Any) -> Any:
-        """Send ``payload``; a CALLERROR answer is logged and returns None."""
-        try:
-            return await self.call(payload, suppress=False)
-        except OCPPError as error:
-            log.warning("%s: %s answered %r", self.id, type(payload).__name__, error)
-            return None
 
     # ---- outgoing --------------------------------------------------------------------------
 

@@ -3,7 +3,11 @@ domain types, for both OCPP versions (the station side of ``ems.ocpp.v16``/``v20
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ocpp.charge_point import ChargePoint as LibraryChargePoint
+from ocpp.exceptions import OCPPError
 
 from ems.domain import (
     ChargingProfile,
@@ -15,12 +19,35 @@ from ems.domain import (
 )
 from ems.ocpp.translate import format_time, parse_time
 
+if TYPE_CHECKING:
+    from ems.sim.chargepoint import SimChargePoint
+
+log = logging.getLogger(__name__)
+
 _PURPOSES = {
     "ChargePointMaxProfile": ChargingProfilePurpose.CHARGE_POINT_MAX,
     "ChargingStationMaxProfile": ChargingProfilePurpose.CHARGE_POINT_MAX,
     "TxDefaultProfile": ChargingProfilePurpose.TX_DEFAULT,
     "TxProfile": ChargingProfilePurpose.TX,
 }
+
+
+class StationConnection(LibraryChargePoint):
+    """What a simulated station's connection does the same in both versions; the version's
+    class comes after it (``class Wire16(StationConnection, ocpp.v16.ChargePoint)``)."""
+
+    def __init__(self, sim: SimChargePoint, connection: Any) -> None:
+        super().__init__(sim.id, connection, response_timeout=sim.response_timeout_s)
+        self.sim = sim
+        self.station = sim.station
+
+    async def _call(self, payload: Any) -> Any:
+        """Send ``payload``; a CALLERROR answer is logged and returns None."""
+        try:
+            return await self.call(payload, suppress=False)
+        except OCPPError as error:
+            log.warning("%s: %s answered %r", self.id, type(payload).__name__, error)
+            return None
 
 
 class UnsupportedProfile(ValueError):
