@@ -18,12 +18,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ems.api.auth import authenticate, authorize
 from ems.api.schemas import ErrorOut
+from ems.payments.accounts_csv import (
+    IMPORTABLE_KINDS,
+    AccountsCsvError,
+    import_accounts_csv,
+    write_accounts_csv,
+)
 from ems.payments.errors import (
     AccountClosed,
     AccountExists,
@@ -337,6 +344,53 @@ async def create_account(body: AccountCreate, ledger: LedgerDep) -> AccountOut:
         credit_limit=limit,
     )
     return AccountOut.of(account)
+
+
+@router.get(
+    "/accounts.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The accounts as CSV"}},
+    summary="Export wallets and fleet accounts with their balances as CSV",
+)
+async def export_accounts(ledger: LedgerDep) -> Response:
+    accounts = [
+        a
+        for kind in IMPORTABLE_KINDS
+        for a in await _call(ledger.list_accounts, kind)
+    ]
+    return Response(
+        write_accounts_csv(accounts),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="accounts.csv"'},
+    )
+
+
+@router.post(
+    "/accounts.csv",
+    response_model=list[AccountOut],
+    status_code=201,
+    responses={422: {"description": "Rows with errors (by line); nothing opened"}},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+    },
+    summary="Open wallets and fleet accounts from CSV (id, kind, currency, name, credit_limit, "
+    "opening_balance); all rows are checked first",
+)
+async def import_accounts(request: Request, ledger: LedgerDep) -> list[AccountOut] | JSONResponse:
+    text = (await request.body()).decode("utf-8-sig", errors="replace")
+    try:
+        opened = await _call(import_accounts_csv, ledger, text)
+    except AccountsCsvError as error:
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": f"{len(error.errors)} problem(s) in the CSV; no account was opened",
+                "errors": [
+                    {"line": e.line, "field": e.field, "message": e.message} for e in error.errors
+                ],
+            },
+        )
+    return [AccountOut.of(a) for a in opened]
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut, summary="Balance and holds")
