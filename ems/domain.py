@@ -73,6 +73,7 @@ class AuthorizationStatus(enum.StrEnum):
     INVALID = "Invalid"
     CONCURRENT_TX = "ConcurrentTx"
     UNKNOWN = "Unknown"
+    NOT_AT_THIS_LOCATION = "NotAtThisLocation"  # 2.0.1 only; Invalid in 1.6
 
 
 class ChargingRateUnit(enum.StrEnum):

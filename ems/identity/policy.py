@@ -9,7 +9,8 @@ Checks, in this order (the first that fails decides):
    makes its members so too (blocking a fleet's group token blocks all its cards);
 4. its payments account (its own, else its group's): a closed or missing account is Blocked;
 5. where it may be used (its own ``valid_at``, else its group's): at a charge point not listed,
-   or on an EVSE not listed, Invalid; at a listed charge point whose listing names EVSEs, a
+   or on an EVSE not listed, NotAtThisLocation (2.0.1; Invalid to 1.6 chargers, which do not
+   have it); at a listed charge point whose listing names EVSEs, a
    2.0.1 answer carries those EVSEs (``idTokenInfo.evseId``);
 6. when a transaction starts: ConcurrentTx when the token already runs as many transactions
    elsewhere as it may (``max_concurrent_tx``: its own, else its group's, else 1).
@@ -141,7 +142,7 @@ def decide(
         return answer(status)
     evse_ids = evses_allowed(locations_of(facts), charge_point_id)
     if evse_ids is None or (evse_ids and evse_id and evse_id not in evse_ids):
-        return answer(AuthorizationStatus.INVALID)
+        return answer(AuthorizationStatus.NOT_AT_THIS_LOCATION)
     if running_elsewhere is not None and running_elsewhere >= concurrency_limit(facts):
         return answer(AuthorizationStatus.CONCURRENT_TX, evse_ids)
     return answer(AuthorizationStatus.ACCEPTED, evse_ids)

@@ -62,14 +62,19 @@ _TRIGGERABLE = {
 }
 
 
+# Statuses 1.6 does not have: its chargers are answered Invalid instead.
+_NOT_IN_16 = frozenset({AuthorizationStatus.UNKNOWN, AuthorizationStatus.NOT_AT_THIS_LOCATION})
+
+
 def id_tag_info(authorization: Authorization) -> dict[str, Any]:
-    """IdTagInfo: 1.6 has no Unknown (sent as Invalid) and takes parent ids of 20 characters.
+    """IdTagInfo: 1.6 has no Unknown or NotAtThisLocation (sent as Invalid) and takes parent ids
+    of 20 characters.
 
     A restriction to some EVSEs (``TokenAuthorization.evse_ids``) has no 1.6 field: a start on
     another connector is answered Invalid instead.
     """
     info: dict[str, Any] = {"status": authorization.status.value}
-    if authorization.status is AuthorizationStatus.UNKNOWN:
+    if authorization.status in _NOT_IN_16:
         info["status"] = AuthorizationStatus.INVALID.value
     if authorization.expires_at is not None:
         info["expiryDate"] = format_time(authorization.expires_at)

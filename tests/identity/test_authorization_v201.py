@@ -65,7 +65,7 @@ async def test_each_status_is_answered_on_sqlite_and_postgresql(database_url: st
             assert (await authorize(cs, "INVALID"))["status"] == "Invalid"
             assert (await authorize(cs, "NOBODY"))["status"] == "Unknown"
             assert await authorize(cs, "BAYS") == {"status": "Accepted", "evse_id": [2, 3]}
-            assert (await authorize(cs, "OTHER-SITE"))["status"] == "Invalid"
+            assert (await authorize(cs, "OTHER-SITE"))["status"] == "NotAtThisLocation"
 
 
 async def test_blocked_token_in_a_transaction_event_is_answered_blocked(sqlite_url: str) -> None:
@@ -109,7 +109,7 @@ async def test_token_authorizing_a_running_transaction_on_the_wrong_evse_is_inva
             wrong = await cs.call(event("Updated", "t-1", 1, id_token=token("BAY-2")))
             right = await cs.call(event("Started", "t-2", 0, evse_id=2, id_token=token("BAY-2")))
         assert plugged.id_token_info is None
-        assert wrong.id_token_info == {"status": "Invalid"}
+        assert wrong.id_token_info == {"status": "NotAtThisLocation"}
         assert right.id_token_info == {"status": "Accepted", "evse_id": [2]}
 
 

@@ -61,9 +61,9 @@ def test_locations_own_or_inherited_and_evses() -> None:
     group = TokenRecord("G", valid_at=(Location("CP-1", 2), Location("CP-2")))
     card = TokenFacts(TokenRecord("C", group_id="G"), group)
     assert answer(card, "CP-1").evse_ids == (2,)
-    assert answer(card, "CP-1", evse_id=1).status is S.INVALID
+    assert answer(card, "CP-1", evse_id=1).status is S.NOT_AT_THIS_LOCATION
     assert answer(card, "CP-2", evse_id=1).evse_ids == ()
-    assert answer(card, "CP-3").status is S.INVALID
+    assert answer(card, "CP-3").status is S.NOT_AT_THIS_LOCATION
     own = TokenFacts(TokenRecord("C", group_id="G", valid_at=(Location("CP-3"),)), group)
     assert answer(own, "CP-3").status is S.ACCEPTED
 
