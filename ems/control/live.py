@@ -489,7 +489,12 @@ class LiveSite:
 
     def _reject(self, charger: _Charger, reason: str) -> None:
         if charger.rejected is None:
-            log.warning("%s is uncontrollable: %s", charger.spec.key, reason)
+            log.warning(
+                "%s is uncontrollable: %s",
+                charger.spec.key,
+                reason,
+                extra={"charge_point_id": charger.spec.charge_point_id, "site_id": self.site.id},
+            )
             charger.rejected = reason
             self._trigger("rejected")
 

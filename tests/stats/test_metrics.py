@@ -146,3 +146,15 @@ def test_json_logs_are_one_object_per_line_with_time_level_logger_and_exception(
     assert (entry["level"], entry["logger"], entry["message"]) == ("ERROR", "ems.csms", "boom x")
     assert datetime.fromisoformat(entry["time"]).tzinfo is not None
     assert "RuntimeError: broken" in entry["exception"]
+
+
+def test_json_logs_carry_the_fields_given_as_extra() -> None:
+    logger = logging.getLogger("ems.control.live")
+    record = logger.makeRecord(
+        logger.name, logging.WARNING, __file__, 1, "%s is uncontrollable", ("CP-1/1",), None,
+        extra={"charge_point_id": "CP-1", "site_id": "depot"},
+    )  # fmt: skip
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "CP-1/1 is uncontrollable"
+    assert (entry["charge_point_id"], entry["site_id"]) == ("CP-1", "depot")
+    assert "args" not in entry and "lineno" not in entry  # the record's own fields stay out
