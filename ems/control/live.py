@@ -449,11 +449,15 @@ class LiveSite:
         return max(0.0, total_w / 1000.0)
 
     def _track_peak(self, now: datetime, site_kw: float) -> None:
-        """The billing period's (calendar month's) peak so far, from measurements."""
+        """The billing period's (calendar month's, UTC) peak so far, from measurements."""
         month = (now.year, now.month)
         if month != self._peak_month:
             self._peak_month, self.peak_kw = month, 0.0
         self.peak_kw = max(self.peak_kw, site_kw)
+
+    def restore_peak(self, now: datetime, peak_kw: float) -> None:
+        """Start from a peak recorded earlier this month (ems restarted mid-month)."""
+        self._track_peak(now, peak_kw)
 
     async def apply(self, commands: Sequence[LimitCommand]) -> Sequence[LimitAnswer]:
         return await asyncio.gather(*(self._apply_one(c) for c in commands))

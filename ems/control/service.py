@@ -134,6 +134,10 @@ class ControlService:
             self.live[site.id] = live
             self.loops[site.id] = loop
             await self._load_needs(live)
+            now = self.csms.clock()
+            month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            peak_kw = await asyncio.to_thread(self.store.control_peak_kw, site.id, month_start)
+            live.restore_peak(now, peak_kw)
             live.attach()
             loop.start()
             log.info(

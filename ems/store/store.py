@@ -339,6 +339,17 @@ class Store:
             value = connection.execute(select(func.max(m.control_cycles.c.id))).scalar_one()
         return int(value or 0)
 
+    def control_peak_kw(self, site_id: str, since: datetime) -> float:
+        """The highest EV power a site's control cycles measured since ``since`` [kW] (0 if
+        none): a lower bound of the site's peak, for the demand charge after a restart."""
+        t = m.control_cycles
+        query = select(func.max(t.c.measured_kw)).where(
+            t.c.site_id == site_id, t.c.started_at >= since
+        )
+        with self.engine.connect() as connection:
+            value = connection.execute(query).scalar_one()
+        return float(value or 0.0)
+
     def control_cycles(
         self, site_id: str, limit: int = 100, before_id: int | None = None
     ) -> list[dict[str, Any]]:
