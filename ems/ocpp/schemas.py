@@ -17,6 +17,7 @@ import fastjsonschema
 from ocpp.exceptions import (
     FormationViolationError,
     FormatViolationError,
+    OccurenceConstraintViolationError,
     OccurrenceConstraintViolationError,
     OCPPError,
     PropertyConstraintViolationError,
@@ -45,9 +46,8 @@ def _schema_name(version: OcppVersion, action: str, response: bool) -> str:
     return f"{action}Response" if response else f"{action}Request"
 
 
-@cache
-def validator(version: OcppVersion, action: str, response: bool) -> Validator | None:
-    """The compiled validator for an action's request or response; None if there is no schema."""
+def load(version: OcppVersion, action: str, response: bool) -> dict[str, Any] | None:
+    """A fresh copy of the official schema of an action's request or response; None if none."""
     folder = {OcppVersion.V16: "v16", OcppVersion.V201: "v201", OcppVersion.V21: "v21"}[version]
     name = _schema_name(version, action, response)
     path = resources.files("ocpp") / folder / "schemas" / f"{name}.json"
@@ -55,7 +55,16 @@ def validator(version: OcppVersion, action: str, response: bool) -> Validator | 
         text = path.read_text(encoding="utf-8-sig")
     except (FileNotFoundError, OSError):
         return None
-    schema = json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def validator(version: OcppVersion, action: str, response: bool) -> Validator | None:
+    """The compiled validator for an action's request or response; None if there is no schema."""
+    schema = load(version, action, response)
+    if schema is None:
+        return None
     schema.pop("id", None)
     schema.pop("$id", None)
     if version is OcppVersion.V16:
@@ -76,6 +85,8 @@ def _error_for(version: OcppVersion, rule: str | None, message: str) -> OCPPErro
             return ProtocolError(details=details)
         return OccurrenceConstraintViolationError(details=details)
     if rule in ("minItems", "maxItems"):
+        if version is OcppVersion.V16:
+            return OccurenceConstraintViolationError(details=details)  # 1.6's own spelling
         return OccurrenceConstraintViolationError(details=details)
     if rule in ("enum", "minimum", "maximum", "pattern", "format", "const"):
         return PropertyConstraintViolationError(details=details)
