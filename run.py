@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -39,7 +40,28 @@ def ensure_venv() -> None:
 
 
 def run(args: list[str]) -> int:
-    return subprocess.call(args, cwd=ROOT)
+    """Run a step of the test job; SIGTERM to run.py is passed on to it."""
+    child = subprocess.Popen(args, cwd=ROOT)
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: child.send_signal(signum))
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # Ctrl-C reached the child too; wait for it to stop
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def replace_process(args: list[str]) -> int:
+    """Become ``args`` (POSIX exec): SIGTERM and SIGINT then reach ems itself, which stops
+    cleanly, and its exit status is run.py's."""
+    if os.name != "posix":  # pragma: no cover - Windows has no exec that keeps the pid
+        return run(args)
+    os.chdir(ROOT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(args[0], args)
 
 
 def main() -> int:
@@ -55,14 +77,14 @@ def main() -> int:
     py = str(BIN / "python")
     if job == "demo":
         config = [] if "--config" in rest else ["--config", str(ROOT / "data" / "sample.toml")]
-        return run([py, "-m", "ems", "demo", *config, *rest])
+        return replace_process([py, "-m", "ems", "demo", *config, *rest])
     if job == "serve":
         config = [] if "--config" in rest else ["--config", str(ROOT / "data" / "sample.toml")]
-        return run([py, "-m", "ems", "serve", *config, *rest])
+        return replace_process([py, "-m", "ems", "serve", *config, *rest])
     if job == "ems":
-        return run([py, "-m", "ems", *rest])
+        return replace_process([py, "-m", "ems", *rest])
     if job == "shell":
-        return run([os.environ.get("SHELL", "/bin/sh")])
+        return replace_process([os.environ.get("SHELL", "/bin/sh")])
     for check in ([py, "-m", "ruff", "check", "."], [py, "-m", "mypy"]):
         print("$", " ".join(check[2:]), flush=True)
         if code := run(check):

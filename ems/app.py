@@ -12,6 +12,8 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -20,8 +22,11 @@ from fastapi import FastAPI
 from ems.config import Settings
 from ems.control.service import ControlService
 from ems.csms import CentralSystem, Clock, utc_now
+from ems.ocpp.admission import Admission
 from ems.payments.ledger import Ledger
+from ems.reconcile import Reconciler
 from ems.store import Recorder, Store
+from ems.store.retention import run_retention
 
 if TYPE_CHECKING:
     from ems.site import SiteConfig
@@ -37,17 +42,22 @@ class Ems:
 
     def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
         self.settings = settings
-        self.store = Store(settings.database.url)
+        database = settings.database
+        self.store = Store(database.url, sqlite_synchronous=database.sqlite_synchronous)
         self.recorder = Recorder(
             self.store,
-            batch_size=settings.database.batch_size,
-            flush_interval_s=settings.database.flush_interval_s,
+            batch_size=database.batch_size,
+            flush_interval_s=database.flush_interval_s,
+            max_backlog=database.max_backlog,
         )
         self.csms = CentralSystem(settings, self.store, self.recorder, clock)
         self.control: ControlService | None = None
+        self.reconciler: Reconciler | None = None
+        self.admission = Admission(settings.admission)
         self.ledger = Ledger(self.store.engine, clock=clock)
         self.bootstrap_token: str | None = None
         self._housekeeping: asyncio.Task[None] | None = None
+        self._retention: asyncio.Task[None] | None = None
 
     def _sites(self) -> list[SiteConfig]:
         """The configured sites, loaded and checked (a ConfigError names file and key)."""
@@ -59,6 +69,7 @@ class Ems:
         await asyncio.to_thread(self.store.migrate)
         self.recorder.start()
         await self.csms.start()
+        self.reconciler = Reconciler(self.csms)
         control = self.settings.control
         if control.enabled and control.sites:
             self.control = ControlService(
@@ -66,6 +77,9 @@ class Ems:
             )
             await self.control.start()
         self._housekeeping = asyncio.create_task(self._expire_holds())
+        self._retention = asyncio.create_task(
+            run_retention(self.store.engine, self.settings.retention, self.csms.clock)
+        )
         token = self.settings.api.bootstrap_admin_token
         if token and not await asyncio.to_thread(self.store.verify_api_token, token):
             try:
@@ -84,24 +98,32 @@ class Ems:
                 log.exception("expiring payment holds failed")
             await asyncio.sleep(HOLD_SWEEP_INTERVAL_S)
 
-    async def stop(self) -> None:
-        """Write everything still queued (nothing is lost), then let go of the database.
+    async def stop(self, timeout_s: float = 30.0) -> int:
+        """Write everything still queued, then let go of the database.
 
         Call it once no charge point is connected any more (``EmsServer.stop`` sees to that).
+        Writes are drained for as long as the database takes them; a database that keeps
+        failing is given up on after ``timeout_s`` (nothing acknowledged is among what is given
+        up). Returns the number of operations given up.
         """
         if self.control is not None:
             await self.control.stop()
+        if self.reconciler is not None:
+            await self.reconciler.close()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._housekeeping
-        while True:
-            try:
-                await asyncio.to_thread(self.recorder.stop, 30.0)
-                break
-            except TimeoutError:
-                log.warning("still writing %d queued operations", self.recorder.pending)
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
+        self.admission.close()
+        given_up = await asyncio.to_thread(self.recorder.stop, timeout_s)
+        if given_up:
+            log.error("stopped with %d writes not stored (none was acknowledged)", given_up)
         self.store.dispose()
+        return given_up
 
 
 def create_app(ems: Ems) -> FastAPI:
@@ -129,6 +151,16 @@ def create_app(ems: Ems) -> FastAPI:
     return app
 
 
+class _Listener(uvicorn.Server):
+    """uvicorn's server without its signal handling: ems stops on SIGTERM and SIGINT itself
+    (uvicorn would re-raise the signal after its own shutdown and end the process before ems
+    has written its queue)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -147,8 +179,9 @@ class EmsServer:
         self.app = create_app(ems)
         self.port: int | None = None
         self.tls_port: int | None = None
-        self._servers: list[tuple[uvicorn.Server, socket.socket]] = []
+        self._servers: list[tuple[_Listener, socket.socket]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._stop_requested = asyncio.Event()
 
     def _config(self, **ssl_options: Any) -> uvicorn.Config:
         from ems.ocpp.server import TlsAwareWebSocketProtocol
@@ -175,7 +208,7 @@ class EmsServer:
         await self.ems.start()
         plain = _bind(settings.host, settings.port)
         self.port = plain.getsockname()[1]
-        self._servers.append((uvicorn.Server(self._config()), plain))
+        self._servers.append((_Listener(self._config()), plain))
         if settings.tls_port is not None:
             tls = _bind(settings.host, settings.tls_port)
             self.tls_port = tls.getsockname()[1]
@@ -188,7 +221,7 @@ class EmsServer:
                     "ssl_ca_certs": str(settings.tls_ca_file),
                     "ssl_cert_reqs": ssl.CERT_OPTIONAL,
                 }
-            self._servers.append((uvicorn.Server(self._config(**options)), tls))
+            self._servers.append((_Listener(self._config(**options)), tls))
         driver = getattr(self.app.state, "driver", None)
         if driver is not None:
             await driver.recover()  # sessions that started or ended while ems was down
@@ -203,8 +236,29 @@ class EmsServer:
                 raise RuntimeError("a listener stopped during start-up")
             await asyncio.sleep(0.01)
 
-    async def stop(self) -> None:
-        """Stop controlling, close the charge points' connections, stop listening, stop ems."""
+    def request_stop(self) -> None:
+        """Make :meth:`serve_forever` return (safe to call from a signal handler's callback)."""
+        self._stop_requested.set()
+
+    async def serve_forever(self) -> None:
+        """Run until :meth:`request_stop` or until a listener fails."""
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait([stop, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+
+    async def stop(self) -> int:
+        """Stop cleanly, within about ``server.shutdown_timeout_s``: stop accepting
+        connections, stop controlling, finish the message each charge point is being answered
+        (commit, answer) and close its connection, stop the listeners, write what is queued.
+
+        Returns the number of writes given up (0 unless the database failed throughout).
+        """
+        deadline = time.monotonic() + self.ems.settings.server.shutdown_timeout_s
+        for server, _ in self._servers:
+            for listener in server.servers:
+                listener.close()  # no new connections while the others are closed
         if self.ems.control is not None:
             await self.ems.control.stop()
         driver = getattr(self.app.state, "driver", None)
@@ -214,8 +268,4 @@ class EmsServer:
         for server, _ in self._servers:
             server.should_exit = True
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.ems.stop()
-
-    async def serve_forever(self) -> None:
-        """Run until a listener stops (Ctrl-C / SIGTERM is handled by uvicorn)."""
-        await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+        return await self.ems.stop(max(1.0, deadline - time.monotonic()))

@@ -6,31 +6,55 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ems.config import ConfigError, Settings, load_settings
 from ems.logs import setup_logging
 
 log = logging.getLogger("ems")
+T = TypeVar("T")
 
 
-def _run(coro: Coroutine[Any, Any, None]) -> None:
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - Windows
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
-async def _serve(settings: Settings) -> None:
+def on_stop_signals(request_stop: Callable[[], None]) -> None:
+    """SIGTERM (systemd, docker, Kubernetes) and SIGINT (Ctrl-C) ask ems to stop cleanly; a
+    second signal ends the process at once (what is not written then was never acknowledged).
+    """
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def handle(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if received:
+            log.warning("%s again: exiting at once", name)
+            os._exit(128 + signum)
+        received.append(signum)
+        log.info("%s: stopping (answering, closing connections, writing the queue)", name)
+        request_stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # pragma: no cover - Windows
+            loop.add_signal_handler(signum, handle, signum)
+
+
+async def _serve(settings: Settings) -> int:
     from ems.app import Ems, EmsServer
 
     server = EmsServer(Ems(settings))
     await server.start()
+    on_stop_signals(server.request_stop)
     base = f"http://{settings.server.host}:{server.port}"
     host = settings.server.host
     print(f"ems is running: OCPP at ws://{host}:{server.port}/ocpp/<charge point id>")
@@ -44,7 +68,9 @@ async def _serve(settings: Settings) -> None:
     try:
         await server.serve_forever()
     finally:
-        await server.stop()
+        given_up = await server.stop()
+    log.info("ems stopped")
+    return 1 if given_up else 0
 
 
 def _raise_open_files_limit() -> None:
@@ -60,10 +86,10 @@ def _raise_open_files_limit() -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     _raise_open_files_limit()
-    # uvicorn re-raises the Ctrl-C it handled, after ems has stopped cleanly
-    with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings))
-    return 0
+    try:
+        return _run(_serve(settings))
+    except KeyboardInterrupt:  # Ctrl-C while starting, before the signal handlers are set
+        return 130
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -40,6 +40,15 @@ TriggerableMessage = Literal[
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionStatus:
+    """A charger's answer about one transaction: ``ongoing`` None when it did not say;
+    ``messages_queued`` when it still holds messages of it to send."""
+
+    ongoing: bool | None
+    messages_queued: bool
+
+
+@dataclass(frozen=True, slots=True)
 class VariableRef:
     """A configuration key (1.6) or component/variable (2.0.1)."""
 
@@ -112,6 +121,11 @@ class ChargePointCommands(Protocol):
     ) -> CommandResult: ...
 
     async def remote_stop(self, transaction_id: str) -> CommandResult: ...
+
+    async def transaction_status(self, transaction_id: str) -> TransactionStatus:
+        """Whether the charger still runs the transaction (2.0.1 GetTransactionStatus; 1.6
+        has no such question and raises CommandNotSupported)."""
+        ...
 
     async def set_charging_profile(
         self, evse_id: int, profile: ChargingProfile

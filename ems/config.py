@@ -37,6 +37,8 @@ class ServerSettings(_Section):
     tls_ca_file: Path | None = None
     ws_ping_interval_s: float | None = Field(60.0, gt=0)
     ws_max_message_bytes: int = Field(1 << 20, ge=1024)
+    # On SIGTERM/SIGINT: the time to finish answering, close connections and write the queue.
+    shutdown_timeout_s: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
     def _tls_complete(self) -> ServerSettings:
@@ -50,9 +52,18 @@ class ServerSettings(_Section):
 
 
 class DatabaseSettings(_Section):
+    """Where ems stores everything, and how the recorder commits OCPP traffic.
+
+    ``max_backlog``: writes waiting for the database above which connections stop reading.
+    ``sqlite_synchronous``: FULL makes every acknowledged message survive a power cut, not only
+    a crash of ems (NORMAL); it costs one fsync per commit, shared by a whole batch.
+    """
+
     url: str = "sqlite:///var/ems.db"
     batch_size: int = Field(2000, ge=1)
     flush_interval_s: float = Field(0.05, gt=0)
+    max_backlog: int = Field(50_000, ge=100)
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
 class OcppSettings(_Section):
@@ -65,6 +76,45 @@ class OcppSettings(_Section):
     auto_register_status: Registration = Registration.PENDING
     accept_unknown_id_tokens: bool = False
     log_frames: bool = True
+
+
+class AdmissionSettings(_Section):
+    """Limits on wrong HTTP Basic passwords (security profiles 1 and 2), see ``ems.ocpp.admission``.
+
+    ``failures_per_id`` wrong passwords for one charge point id, or ``failures_per_address`` from
+    one remote address (an IPv6 /64), within ``window_s`` lock that id or address out for
+    ``lockout_s``, doubled at each lockout that follows up to ``max_lockout_s``; 0 turns a limit
+    off. At most ``max_pending_checks`` password checks (Argon2) run or wait; handshakes beyond
+    that are refused at once.
+    """
+
+    failures_per_id: int = Field(5, ge=0)
+    failures_per_address: int = Field(20, ge=0)
+    window_s: float = Field(60.0, gt=0)
+    lockout_s: float = Field(60.0, gt=0)
+    max_lockout_s: float = Field(900.0, gt=0)
+    max_pending_checks: int = Field(4, ge=1)
+
+    @model_validator(mode="after")
+    def _cap_above_first_lockout(self) -> AdmissionSettings:
+        if self.max_lockout_s < self.lockout_s:
+            raise ValueError("max_lockout_s must be at least lockout_s")
+        return self
+
+
+class RetentionSettings(_Section):
+    """How long the logs are kept [days], 0 = forever; see ``ems.store.retention``.
+
+    Only the raw frame log, the status history and the notifications are pruned, every
+    ``interval_h`` hours, ``batch_rows`` rows per transaction. Meter samples, transactions,
+    control cycles and the payment ledger are billing data and never pruned.
+    """
+
+    frames_days: int = Field(30, ge=0)
+    status_history_days: int = Field(365, ge=0)
+    events_days: int = Field(365, ge=0)
+    interval_h: float = Field(1.0, gt=0)
+    batch_rows: int = Field(10_000, ge=1)
 
 
 class ChargePointSettings(_Section):
@@ -121,6 +171,8 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     ocpp: OcppSettings = OcppSettings()
+    admission: AdmissionSettings = AdmissionSettings()
+    retention: RetentionSettings = RetentionSettings()
     api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()
     control: ControlSettings = ControlSettings()

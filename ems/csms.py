@@ -9,6 +9,7 @@ here never waits on the database except for the rare reads noted on each method.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import uuid
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from ems import metrics
 from ems.commands import ChargePointCommands, VariableRef
 from ems.config import Settings
 from ems.domain import (
@@ -47,8 +49,11 @@ from ems.events import (
 )
 from ems.identity import Identity, TokenError, TokenRecord, TokenStatus, TokenType
 from ems.identity.tokens import check_record
+from ems.ocpp.redact import REDACTED, is_secret_name
 from ems.passwords import hash_password, verify_password
+from ems.samples import SampleDedupe
 from ems.store import ChargePointRow, Recorder, SettingRow, Store
+from ems.store.store import OCPP16_TRANSACTION_COUNTER
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,13 @@ ENERGY_REGISTER = "Energy.Active.Import.Register"
 # Finished transactions stay in memory this long (by count) so that repeated stop messages are
 # recognised without a database read.
 RECENTLY_ENDED = 10_000
+# A report dated further than this ahead of ems's clock is kept as sent but flagged, and a status
+# is ordered as if it came now (a charger's clock running ahead must not freeze its status) [s].
+CLOCK_SKEW_S = 300.0
+# A register may read this much lower than the last one without being implausible (rounding) [Wh].
+REGISTER_TOLERANCE_WH = 1.0
+# Implausible data of one kind from one charge point is logged at most this often [s].
+FLAG_INTERVAL_S = 600.0
 
 
 def utc_now() -> datetime:
@@ -66,7 +78,7 @@ def utc_now() -> datetime:
 class Session(ChargePointCommands, Protocol):
     """A live connection to a charge point, as the central system sees it."""
 
-    async def close(self, reason: str) -> None: ...
+    async def close(self, reason: str, code: int = 1000) -> None: ...
 
 
 @dataclass(slots=True)
@@ -133,6 +145,8 @@ class CentralSystem:
         self._open: dict[str, dict[str, Transaction]] = {}  # charge point -> id -> running tx
         self._by_wire_id: dict[tuple[str, str], Transaction] = {}
         self._seen_seq_nos: dict[str, set[int]] = {}
+        self.samples = SampleDedupe(store)
+        self._flagged_at: dict[tuple[str, str], datetime] = {}
         self._recently_ended: OrderedDict[str, Transaction] = OrderedDict()
         self._register_times: dict[str, tuple[datetime, datetime]] = {}
         self._next_numeric_tx_id = 1
@@ -188,7 +202,7 @@ class CentralSystem:
                 state.connectors[(report.evse_id, report.connector_id)] = report
         for tx in self.store.load_open_transactions():
             self._track(tx)
-        self._next_numeric_tx_id = self.store.max_numeric_transaction_id() + 1
+        self._next_numeric_tx_id = self.store.last_ocpp16_transaction_id() + 1
 
     def _configured_tokens(self) -> list[TokenRecord]:
         """``[[id_tokens]]`` as records; their type and status are applied at every start."""
@@ -206,7 +220,7 @@ class CentralSystem:
         """Close every connection (charge points reconnect to the next ems)."""
         await self.identity.stop()
         sessions = list(self.sessions.values())
-        await asyncio.gather(*(s.close("ems is shutting down") for s in sessions))
+        await asyncio.gather(*(s.close("ems is shutting down", 1001) for s in sessions))
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -287,15 +301,32 @@ class CentralSystem:
         self._verified_passwords.pop(charge_point_id, None)
         return await asyncio.to_thread(self.store.delete_charge_point, charge_point_id)
 
-    async def check_password(self, charge_point_id: str, password: str) -> bool:
-        """Verify Basic-auth credentials; the hash runs off the event loop, once per password."""
+    async def check_password(
+        self,
+        charge_point_id: str,
+        password: str,
+        verify: Callable[[str, str], Coroutine[Any, Any, bool]] | None = None,
+    ) -> bool:
+        """Verify Basic-auth credentials; Argon2 runs off the event loop, once per password.
+
+        A password whose SHA-256 is that of the last verified one passes without Argon2 and
+        without ``verify``: a reconnect costs a lookup, and a lockout caused by someone else's
+        guesses (``ems.ocpp.admission``) cannot keep out a charger that proved its password
+        before. Otherwise ``verify(hash, password)`` decides (default: Argon2 in a worker
+        thread); whatever it raises to refuse without hashing passes through.
+        """
         state = self.charge_points.get(charge_point_id)
         if state is None or state.password_hash is None:
             return False
         digest = hashlib.sha256(password.encode()).hexdigest()
         if self._verified_passwords.get(charge_point_id) == digest:
             return True
-        ok = await asyncio.to_thread(verify_password, state.password_hash, password)
+        password_hash = state.password_hash
+        if verify is None:
+            ok = await asyncio.to_thread(verify_password, password_hash, password)
+        else:
+            ok = await verify(password_hash, password)
+        ok = ok and state.password_hash == password_hash  # not changed meanwhile
         if ok:
             self._verified_passwords[charge_point_id] = digest
         return ok
@@ -357,16 +388,41 @@ class CentralSystem:
         return self.charge_points[charge_point_id].registration
 
     def status(self, charge_point_id: str, report: StatusReport) -> None:
-        """Record a status; an older report arriving late goes to history only."""
+        """Record a status; an older report arriving late goes to history only.
+
+        A report dated in the future (beyond ``CLOCK_SKEW_S``) is kept as sent in the history
+        and flagged, and becomes the connector's status as of now.
+        """
         state = self.charge_points[charge_point_id]
         key = (report.evse_id, report.connector_id)
+        now = self.clock()
+        as_of = report
+        if (report.timestamp - now).total_seconds() > CLOCK_SKEW_S:
+            self.flag(charge_point_id, "status_in_future", {
+                "evse_id": report.evse_id, "status": str(report.status),
+                "timestamp": report.timestamp.isoformat(), "received_at": now.isoformat(),
+            })  # fmt: skip
+            as_of = dataclasses.replace(report, timestamp=now)
         latest = state.connectors.get(key)
-        current = latest is None or report.timestamp >= latest.timestamp
+        current = latest is None or as_of.timestamp >= latest.timestamp
         if current:
-            state.connectors[key] = report
-        self.recorder.status(charge_point_id, report, current=current)
+            state.connectors[key] = as_of
+        self.recorder.status(
+            charge_point_id, report, current=current, current_at=as_of.timestamp
+        )
         if current:
-            self._publish(StatusChanged(charge_point_id, report))
+            self._publish(StatusChanged(charge_point_id, as_of))
+
+    def flag(self, charge_point_id: str, kind: str, details: dict[str, object]) -> None:
+        """Implausible but valid data: kept, recorded as a ``implausible_data`` event for
+        review, logged at most every ``FLAG_INTERVAL_S`` per charge point and kind."""
+        self.report(charge_point_id, "implausible_data", {"kind": kind, **details})
+        metrics.count_implausible(kind)
+        now = self.clock()
+        last = self._flagged_at.get((charge_point_id, kind))
+        if last is None or (now - last).total_seconds() >= FLAG_INTERVAL_S:
+            self._flagged_at[(charge_point_id, kind)] = now
+            log.warning("%s sent implausible data (%s): %s", charge_point_id, kind, details)
 
     async def authorize(self, charge_point_id: str, token: IdToken) -> Authorization:
         """The answer to an id token presented at a charge point (see ``ems.identity.policy``).
@@ -423,17 +479,17 @@ class CentralSystem:
         """
         for tx in self._open_on(charge_point_id, evse_id):
             if tx.started_at == timestamp and tx.meter_start_wh == meter_start_wh:
+                self.recorder.transaction(tx)  # a first attempt may not have been stored
                 return tx, await self.identity.authorize(charge_point_id, token, evse_id=evse_id)
         authorization = await self.identity.authorize(
             charge_point_id, token, evse_id=evse_id, starting=True
         )
-        for stale in self._open_on(charge_point_id, evse_id):
-            log.warning(
-                "%s: transaction %s left open by a new start", charge_point_id, stale.transaction_id
-            )
-            self._end(stale, timestamp, None, "Other")
-        transaction_id = str(self._next_numeric_tx_id)
+        number = self._next_numeric_tx_id
         self._next_numeric_tx_id += 1
+        transaction_id = str(number)
+        self._replace_open(charge_point_id, evse_id, transaction_id, timestamp)
+        # committed with the transaction, before the charger learns the id: never handed out twice
+        self.recorder.counter(OCPP16_TRANSACTION_COUNTER, number)
         tx = Transaction(
             id=uuid.uuid4().hex,
             charge_point_id=charge_point_id,
@@ -445,6 +501,7 @@ class CentralSystem:
             meter_start_wh=meter_start_wh,
         )
         self._track(tx)
+        self.samples.begin((charge_point_id, evse_id, tx.id))
         self.recorder.transaction(tx)
         self._publish(TransactionStarted(tx))
         if authorization.status is not AuthorizationStatus.ACCEPTED:
@@ -471,11 +528,13 @@ class CentralSystem:
             if tx is None:
                 log.warning("%s: stop of unknown transaction %s", charge_point_id, transaction_id)
                 return authorization
-        if not tx.active:
-            return authorization
-        if samples:
-            self._add_samples(tx, tx.evse_id, tx.connector_id, samples)
-        self._end(tx, timestamp, meter_stop_wh, reason or "Local")
+        await self._add_samples(tx, tx.evse_id, tx.connector_id, samples)
+        if tx.active:
+            self._end(tx, timestamp, meter_stop_wh, reason or "Local")
+        elif tx.closed_reason is not None:
+            self._correct_end(tx, timestamp, meter_stop_wh, reason or "Local")
+        else:
+            self.recorder.transaction(tx)  # a repeat: a first attempt may not have been stored
         return authorization
 
     async def transaction_event(
@@ -530,9 +589,13 @@ class CentralSystem:
                 id_token=token,
                 offline=offline,
             )
+            if tx.evse_id:
+                self._replace_open(charge_point_id, tx.evse_id, transaction_id, timestamp)
             self._track(tx)
+            self.samples.begin((charge_point_id, tx.evse_id, tx.id))
         seen = self._seen_seq_nos.setdefault(tx.id, set())
         if seq_no in seen:
+            self.recorder.transaction(tx)  # a repeat: a first attempt may not have been stored
             return authorization
         seen.add(seq_no)
         if evse_id and not tx.evse_id:
@@ -554,25 +617,23 @@ class CentralSystem:
         for sample in samples:
             if sample.context == "Transaction.Begin" and _is_total_register(sample):
                 tx.meter_start_wh = energy_wh(sample)
-        if samples:
-            self._add_samples(tx, tx.evse_id, tx.connector_id, samples)
+        await self._add_samples(tx, tx.evse_id, tx.connector_id, samples)
         if created:
             self._publish(TransactionStarted(tx))
+        stop = next(
+            (energy_wh(s) for s in samples if s.context == "Transaction.End"
+             and _is_total_register(s)),
+            None,
+        )  # fmt: skip
         if event_type == "Ended" and tx.active:
-            stop = next(
-                (
-                    energy_wh(s)
-                    for s in samples
-                    if s.context == "Transaction.End" and _is_total_register(s)
-                ),
-                None,
-            )
             self._end(tx, timestamp, stop, stopped_reason or "Local")
+        elif event_type == "Ended" and tx.closed_reason is not None:
+            self._correct_end(tx, timestamp, stop, stopped_reason or "Local")
         else:
             self.recorder.transaction(tx)
         return authorization
 
-    def meter_values(
+    async def meter_values(
         self,
         charge_point_id: str,
         evse_id: int,
@@ -580,7 +641,11 @@ class CentralSystem:
         transaction_id: str | None,
         samples: Sequence[MeterSample],
     ) -> None:
-        """Samples outside a TransactionEvent; tied to the named or the running transaction."""
+        """Samples outside a TransactionEvent; tied to the named or the running transaction.
+
+        Samples already stored (a repeated message) are not stored again; a database read only
+        when a message repeats or arrives out of order (``ems.samples``).
+        """
         tx = None
         if transaction_id is not None:
             tx = self._by_wire_id.get((charge_point_id, transaction_id))
@@ -589,13 +654,13 @@ class CentralSystem:
             if tx is not None and samples and samples[0].timestamp < tx.started_at:
                 tx = None
         if tx is not None:
-            self._add_samples(tx, evse_id, connector_id, samples)
+            await self._add_samples(tx, evse_id, connector_id, samples)
             self.recorder.transaction(tx)
-        else:
-            self.recorder.samples(charge_point_id, evse_id, connector_id, None, samples)
-            self._publish(
-                MeterValuesReceived(charge_point_id, evse_id, connector_id, None, samples)
-            )
+            return
+        fresh = await self.samples.new_only((charge_point_id, evse_id, None), connector_id, samples)
+        if fresh:
+            self.recorder.samples(charge_point_id, evse_id, connector_id, None, fresh)
+            self._publish(MeterValuesReceived(charge_point_id, evse_id, connector_id, None, fresh))
 
     def charging_needs(self, event: ChargingNeedsReported) -> None:
         self.recorder.event(
@@ -618,7 +683,11 @@ class CentralSystem:
     def record_settings(
         self, charge_point_id: str, values: Iterable[tuple[VariableRef, str | None, bool | None]]
     ) -> None:
-        """Configuration keys (1.6) or device-model variables (2.0.1) as reported."""
+        """Configuration keys (1.6) or device-model variables (2.0.1) as reported.
+
+        A secret (``AuthorizationKey``, ``BasicAuthPassword``, ...) is stored as "***": the
+        operator sees that it is set, the database never holds it.
+        """
         now = self.clock()
         rows = [
             SettingRow(
@@ -628,7 +697,7 @@ class CentralSystem:
                 instance=ref.instance or "",
                 evse_id=ref.evse_id or 0,
                 attribute_type=ref.attribute_type,
-                value=value,
+                value=REDACTED if value is not None and is_secret_name(ref.variable) else value,
                 readonly=readonly,
                 updated_at=now,
             )
@@ -660,14 +729,34 @@ class CentralSystem:
     def _open_on(self, charge_point_id: str, evse_id: int) -> Iterable[Transaction]:
         return [tx for tx in self._open.get(charge_point_id, {}).values() if tx.evse_id == evse_id]
 
-    def _add_samples(
+    async def _add_samples(
         self, tx: Transaction, evse_id: int, connector_id: int, samples: Sequence[MeterSample]
     ) -> None:
+        """Store the samples not stored yet; track the energy register and flag a register
+        that reads negative or goes backwards (kept as sent, marked for review)."""
+        samples = await self.samples.new_only(
+            (tx.charge_point_id, evse_id, tx.id), connector_id, samples
+        )
+        if not samples:
+            return
         first_at, last_at = self._register_times.get(tx.id, (None, None))
         for sample in samples:
             if not _is_total_register(sample):
                 continue
             wh = energy_wh(sample)
+            last_wh = tx.last_energy_register_wh
+            if wh < 0:
+                self._anomaly(tx, "register_negative", f"energy register reads {wh:g} Wh", sample)
+            elif (
+                last_at is not None
+                and last_wh is not None
+                and sample.timestamp > last_at
+                and wh < last_wh - REGISTER_TOLERANCE_WH
+            ):
+                self._anomaly(
+                    tx, "register_backwards",
+                    f"energy register went back from {last_wh:g} to {wh:g} Wh", sample,
+                )  # fmt: skip
             if first_at is None or sample.timestamp < first_at:
                 first_at, tx.first_energy_register_wh = sample.timestamp, wh
             if last_at is None or sample.timestamp >= last_at:
@@ -680,14 +769,27 @@ class CentralSystem:
         )
 
     def _end(
-        self, tx: Transaction, timestamp: datetime, meter_stop_wh: float | None, reason: str
+        self,
+        tx: Transaction,
+        timestamp: datetime,
+        meter_stop_wh: float | None,
+        reason: str,
+        closed_reason: str | None = None,
     ) -> None:
         tx.stopped_at = timestamp
         tx.stop_reason = reason
+        tx.closed_reason = closed_reason
         if meter_stop_wh is not None:
             tx.meter_stop_wh = meter_stop_wh
+            start = tx.meter_start_wh
+            if start is not None and meter_stop_wh < start - REGISTER_TOLERANCE_WH:
+                self._anomaly(
+                    tx, "register_backwards",
+                    f"meter stop {meter_stop_wh:g} Wh is below meter start {start:g} Wh", None,
+                )  # fmt: skip
         self._open.get(tx.charge_point_id, {}).pop(tx.id, None)
         self._register_times.pop(tx.id, None)
+        self.samples.end((tx.charge_point_id, tx.evse_id, tx.id))
         self._recently_ended[tx.id] = tx
         while len(self._recently_ended) > RECENTLY_ENDED:
             _, old = self._recently_ended.popitem(last=False)
@@ -695,3 +797,74 @@ class CentralSystem:
             self._seen_seq_nos.pop(old.id, None)
         self.recorder.transaction(tx)
         self._publish(TransactionEnded(tx))
+
+    def _correct_end(
+        self, tx: Transaction, timestamp: datetime, meter_stop_wh: float | None, reason: str
+    ) -> None:
+        """The charger's own end of a transaction ems had closed (reconciliation): its time,
+        reading and reason replace the ones ems assumed."""
+        log.info(
+            "%s: transaction %s, closed by ems (%s), now ended by the charge point",
+            tx.charge_point_id, tx.transaction_id, tx.closed_reason,
+        )  # fmt: skip
+        tx.stopped_at, tx.stop_reason, tx.closed_reason = timestamp, reason, None
+        if meter_stop_wh is not None:
+            tx.meter_stop_wh = meter_stop_wh
+        self.recorder.transaction(tx)
+
+    def _replace_open(
+        self, charge_point_id: str, evse_id: int, transaction_id: str, timestamp: datetime
+    ) -> None:
+        """A new transaction starts on an EVSE: one still open there has ended unseen."""
+        for stale in self._open_on(charge_point_id, evse_id):
+            if stale.started_at > timestamp:
+                continue  # a later one: this start is late (an offline queue), not a successor
+            log.warning(
+                "%s: transaction %s left open, closed by the start of %s on EVSE %d",
+                charge_point_id, stale.transaction_id, transaction_id, evse_id,
+            )  # fmt: skip
+            self._end(
+                stale, timestamp, None, "Other",
+                f"replaced: transaction {transaction_id} started on EVSE {evse_id}",
+            )  # fmt: skip
+
+    def close_transaction(self, tx: Transaction, at: datetime, closed_reason: str) -> None:
+        """End a transaction the charge point no longer has (reconciliation): its end is
+        assumed at ``at``; the charge point's own stop, should it come, replaces it."""
+        if not tx.active:
+            return
+        log.warning(
+            "%s: transaction %s closed by ems: %s",
+            tx.charge_point_id, tx.transaction_id, closed_reason,
+        )  # fmt: skip
+        self._end(tx, max(at, tx.started_at), None, "Other", closed_reason)
+
+    def transactions_gone(
+        self, charge_point_id: str, evse_id: int, at: datetime, evidence: str
+    ) -> None:
+        """The charge point says no transaction runs on ``evse_id`` as of ``at``: close those
+        that started before (one started later is not contradicted)."""
+        for tx in self._open_on(charge_point_id, evse_id):
+            if tx.started_at < at:
+                self.close_transaction(tx, at, f"not running: {evidence}")
+
+    def forget_unstored(self, charge_point_id: str) -> None:
+        """A message of this charge point could not be stored: forget what memory says was
+        stored from it (samples, 2.0.1 sequence numbers), so that its resend is written."""
+        self.samples.forget(charge_point_id)
+        for tx in self._open.get(charge_point_id, {}).values():
+            self._seen_seq_nos.pop(tx.id, None)
+        for tx in self._recently_ended.values():
+            if tx.charge_point_id == charge_point_id:
+                self._seen_seq_nos.pop(tx.id, None)
+
+    def _anomaly(
+        self, tx: Transaction, kind: str, description: str, sample: MeterSample | None
+    ) -> None:
+        if tx.anomaly is None:
+            tx.anomaly = description
+        self.flag(tx.charge_point_id, kind, {
+            "transaction_pk": tx.id, "transaction_id": tx.transaction_id,
+            "description": description,
+            "timestamp": sample.timestamp.isoformat() if sample is not None else None,
+        })  # fmt: skip

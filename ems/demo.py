@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import logging
 import random
-import signal
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import make_url
 
 from ems.config import ConfigError, Settings, load_settings
 from ems.domain import OcppVersion
@@ -147,6 +148,7 @@ def demo_settings(args: argparse.Namespace, base: Settings, site_path: Path) -> 
 async def run_demo(args: argparse.Namespace, settings: Settings, site: SiteConfig) -> int:
     """Run ems and the simulated site until Ctrl-C (or ``--duration-s`` of wall time)."""
     from ems.app import Ems, EmsServer
+    from ems.cli import on_stop_signals
 
     clock = SimClock(speed=args.speed)
     server = EmsServer(Ems(settings, clock=clock))
@@ -174,20 +176,37 @@ async def run_demo(args: argparse.Namespace, settings: Settings, site: SiteConfi
               f"wallet card {DEMO_CARD} ({wallet})")  # fmt: skip
     print("Ctrl-C stops the demo.")
     sys.stdout.flush()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    on_stop_signals(server.request_stop)
     try:
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(server.serve_forever())]
-        await asyncio.wait(waits, timeout=args.duration_s, return_when=asyncio.FIRST_COMPLETED)
-        for wait in waits:
-            wait.cancel()
+        await asyncio.wait_for(server.serve_forever(), args.duration_s)
+    except TimeoutError:
+        pass
     finally:
         await fleet.stop()
-        await server.stop()
-    return 0
+        given_up = await server.stop()
+    return 1 if given_up else 0
+
+
+def fresh_database(url: str, *, reuse: bool) -> None:
+    """Start the demo on an empty SQLite file unless ``reuse``: the simulated chargers start
+    from nothing, and sessions an earlier run left open would otherwise hang on as ghosts."""
+    parsed = make_url(url)
+    if reuse:
+        return
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        raise ValueError(
+            f"the demo starts on a fresh SQLite file and will not wipe {url}: "
+            "give a sqlite:/// URL, or --reuse-database to keep what is there"
+        )
+    path = Path(parsed.database)
+    removed = False
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            part.unlink()
+            removed = True
+    if removed:
+        print(f"ems demo: starting on a fresh database {path} (--reuse-database keeps it)")
 
 
 def add_demo_parser(sub: Any) -> None:
@@ -201,7 +220,10 @@ def add_demo_parser(sub: Any) -> None:
     demo.add_argument("--seed", type=int, default=1, help="seed of the simulated arrivals")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=9000)
-    demo.add_argument("--database", default="sqlite:///var/demo.db")
+    demo.add_argument("--database", default="sqlite:///var/demo.db",
+                      help="SQLite file the demo starts afresh (see --reuse-database)")  # fmt: skip
+    demo.add_argument("--reuse-database", action="store_true",
+                      help="keep what an earlier demo stored, do not start afresh")  # fmt: skip
     demo.add_argument("--duration-s", type=float, default=None, help="stop after (wall) seconds")
     demo.set_defaults(func=cmd_demo)
 
@@ -217,6 +239,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         site = load_site(site_path)
         demo = demo_settings(args, settings, site_path)
     except ConfigError as error:
+        print(f"ems demo: {error}", file=sys.stderr)
+        return 2
+    try:
+        fresh_database(args.database, reuse=args.reuse_database)
+    except ValueError as error:
         print(f"ems demo: {error}", file=sys.stderr)
         return 2
     _raise_open_files_limit()

@@ -183,6 +183,10 @@ class Transaction:
     remote_start_id: int | None = None
     last_energy_register_wh: float | None = None
     first_energy_register_wh: float | None = None
+    # Why ems ended it without the charger's stop (reconciliation); None: the charger ended it.
+    closed_reason: str | None = None
+    # Implausible data seen (a register going backwards, ...): review before billing.
+    anomaly: str | None = None
 
     @property
     def active(self) -> bool:

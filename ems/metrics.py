@@ -4,7 +4,9 @@ Two kinds of metrics, one page:
 
 * **Counted where it happens** (process-wide, since a process serves one ems): OCPP CALLs by
   action and direction (:func:`count_call`, from :mod:`ems.ocpp.rpc`), CALLERRORs
-  (:func:`count_call_error`), and per site the control cycle's duration, the optimizer's solve
+  (:func:`count_call_error`), refused handshakes and password lockouts
+  (:func:`count_admission_refusal`, :func:`count_auth_lockout`, from :mod:`ems.ocpp.server` and
+  :mod:`ems.ocpp.admission`), and per site the control cycle's duration, the optimizer's solve
   time and the site's power against its limit (:func:`observe_cycle`, from
   :mod:`ems.control.loop`). Rates (messages per second) are PromQL's job:
   ``rate(ems_ocpp_messages_total[1m])``.
@@ -70,6 +72,19 @@ class Instruments:
             ["direction"],
             registry=registry,
         )
+        self.auth_lockouts = Counter(
+            "ems_ocpp_auth_lockouts",
+            "Lockouts after too many wrong charge point passwords, by scope (id or address)",
+            ["scope"],
+            registry=registry,
+        )
+        self.admission_refusals = Counter(
+            "ems_ocpp_admission_refusals",
+            "Refused OCPP WebSocket handshakes by HTTP status (401 credentials, 429 locked out, "
+            "503 password checks busy, ...)",
+            ["status"],
+            registry=registry,
+        )
         self.cycle_duration = Histogram(
             "ems_control_cycle_duration_seconds",
             "Duration of a site's control cycle: snapshot, solve, dispatch and answers",
@@ -103,6 +118,29 @@ class Instruments:
             ["site"],
             registry=registry,
         )
+        self.commit_latency = Histogram(
+            "ems_recorder_commit_seconds",
+            "From a message's writes being queued to their commit (its answer waits for it)",
+            buckets=_SECONDS_BUCKETS,
+            registry=registry,
+        )
+        self.batch_operations = Histogram(
+            "ems_recorder_batch_operations",
+            "Operations committed per database transaction (group commit)",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+            registry=registry,
+        )
+        self.backpressure = Counter(
+            "ems_recorder_backpressure",
+            "Times a connection waited before reading because the write backlog was full",
+            registry=registry,
+        )
+        self.implausible = Counter(
+            "ems_implausible_data",
+            "Implausible but valid data kept and flagged for review, by kind",
+            ["kind"],
+            registry=registry,
+        )
         self._calls: dict[tuple[str, str], Counter] = {}
 
     def call(self, direction: str, action: str) -> None:
@@ -125,9 +163,38 @@ def count_call(direction: str, action: str) -> None:
     instruments().call(direction, action)
 
 
+def observe_commits(latencies_s: list[float], operations: int) -> None:
+    """One committed batch: how long each message in it waited [s], how many operations."""
+    tools = instruments()
+    for latency_s in latencies_s:
+        tools.commit_latency.observe(latency_s)
+    if operations:
+        tools.batch_operations.observe(operations)
+
+
+def count_backpressure() -> None:
+    """A connection waits before reading its next frame: the write backlog is full."""
+    instruments().backpressure.inc()
+
+
+def count_implausible(kind: str) -> None:
+    """Implausible data flagged (``kind`` e.g. "register_backwards", "status_in_future")."""
+    instruments().implausible.labels(kind).inc()
+
+
 def count_call_error(direction: str) -> None:
     """One CALLERROR: "out" when ems sends it, "in" when a charge point answers with one."""
     instruments().call_errors.labels(direction).inc()
+
+
+def count_auth_lockout(scope: str) -> None:
+    """A lockout started for a charge point id (``scope`` "id") or a remote "address"."""
+    instruments().auth_lockouts.labels(scope).inc()
+
+
+def count_admission_refusal(status: int) -> None:
+    """A refused OCPP handshake, by its HTTP status code (a bounded set)."""
+    instruments().admission_refusals.labels(str(status)).inc()
 
 
 def observe_cycle(result: CycleResult) -> None:
@@ -180,9 +247,19 @@ class LiveCollector(Collector):
             value=len(csms.open_transactions()),
         )
         yield GaugeMetricFamily(
-            "ems_recorder_queue_depth",
+            "ems_recorder_backlog_operations",
             "Writes queued for the database and not yet committed",
             value=recorder.pending,
+        )
+        yield GaugeMetricFamily(
+            "ems_recorder_backlog_max_operations",
+            "The largest write backlog since ems started",
+            value=recorder.backlog_max,
+        )
+        yield GaugeMetricFamily(
+            "ems_recorder_backlog_limit_operations",
+            "Backlog above which connections stop reading (database.max_backlog)",
+            value=recorder.max_backlog,
         )
         yield CounterMetricFamily(
             "ems_recorder_failed_batches",

@@ -7,6 +7,7 @@ system behind it is a fake that records what the edge tells it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -50,6 +51,7 @@ from ems.ocpp.v201 import (
     status_of,
     token_of,
 )
+from ems.store.units import Unit
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 V201 = OcppVersion.V201
@@ -371,13 +373,21 @@ class FakeCsms:
                 pending_retry_interval_s=60,
             )
         )
-        self.recorder = SimpleNamespace(profile=lambda *args: self.calls.append(("profile", args)))
+        self.recorder = SimpleNamespace(
+            profile=lambda *args: self.calls.append(("profile", args)),
+            unit=lambda: contextlib.nullcontext(Unit()),
+            commit=self._committed,
+            submit=lambda unit: None,
+        )
         self.registration_state = Registration.ACCEPTED
         self.authorization = Authorization(AuthorizationStatus.ACCEPTED)
         self.calls: list[tuple[str, Any]] = []
 
     def clock(self) -> datetime:
         return NOW
+
+    async def _committed(self, unit: Unit) -> None:
+        self.calls.append(("committed", unit))
 
     def registration(self, charge_point_id: str) -> Registration:
         return self.registration_state
@@ -400,7 +410,7 @@ class FakeCsms:
         self.calls.append(("transaction_event", kwargs))
         return self.authorization if kwargs["token"] is not None else None
 
-    def meter_values(self, *args: Any) -> None:
+    async def meter_values(self, *args: Any) -> None:
         self.calls.append(("meter_values", args))
 
     def charging_needs(self, event: ChargingNeedsReported) -> None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ocpp.exceptions import SecurityError
+from ocpp.exceptions import InternalError, SecurityError
 
 from ems.csms import CentralSystem
 from ems.domain import CommandError, CommandResult, OcppVersion, Registration
+from ems.ocpp.redact import redact_frame
 from ems.ocpp.rpc import RpcSession
+from ems.store.units import WriteFailed
+
+# How long closing a connection waits for the message being handled to be answered [s].
+CLOSE_GRACE_S = 10.0
 
 
 class CsmsSession(RpcSession):
@@ -27,7 +34,11 @@ class CsmsSession(RpcSession):
             recorder = csms.recorder
 
             def log_frame(direction: str, timestamp: Any, text: str) -> None:
-                recorder.frame(charge_point_id, direction, timestamp, text)
+                # credentials sent to (or reported by) the charger stay out of the log; a NUL
+                # (only in a frame that is refused) is escaped: PostgreSQL text cannot hold it
+                if "\x00" in text:
+                    text = text.replace("\x00", "\\u0000")
+                recorder.frame(charge_point_id, direction, timestamp, redact_frame(text))
 
         super().__init__(
             charge_point_id,
@@ -43,10 +54,18 @@ class CsmsSession(RpcSession):
     def version(self) -> OcppVersion:
         return self.ocpp_version
 
-    async def close(self, reason: str) -> None:
-        """Close the WebSocket (normal closure) and fail calls still waiting for an answer."""
+    async def close(self, reason: str, code: int = 1000) -> None:
+        """Close the WebSocket and fail calls still waiting for an answer.
+
+        A message being handled is finished first (committed and answered, within
+        ``CLOSE_GRACE_S``), so that closing never cuts between a commit and its answer; frames
+        arriving meanwhile are not handled (the charger sends them again after reconnecting).
+        """
+        self.closing = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), CLOSE_GRACE_S)
         self.connection_lost()
-        await self._close(1000, reason)
+        await self._close(code, reason)
 
     def boot_interval_s(self, registration: Registration) -> int:
         """Heartbeat interval when accepted; when to retry the boot otherwise."""
@@ -78,6 +97,27 @@ class CsmsSession(RpcSession):
             self.csms.recorder.profile(self.id, evse_id, profile, sent_at, None, str(error))
             raise
         self.csms.recorder.profile(self.id, evse_id, profile, sent_at, result.status, None)
+        return result
+
+    async def handle(self, handler: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> Any:
+        """Commit before acknowledge: everything the message writes is committed before its
+        answer goes out. If it cannot be stored, the charger gets an InternalError and keeps
+        the message (it sends it again), instead of an answer that would make it delete it."""
+        recorder = self.csms.recorder
+        with recorder.unit() as unit:
+            try:
+                result = await handler(**kwargs)
+            except BaseException:
+                recorder.submit(unit)  # what it changed in memory before failing is kept
+                raise
+        try:
+            await recorder.commit(unit)
+        except WriteFailed as error:
+            self.csms.forget_unstored(self.id)
+            raise InternalError(
+                description="ems could not store the message; send it again",
+                details={"cause": str(error)},
+            ) from None
         return result
 
     async def after_reply(self, action: str, answer: dict[str, Any]) -> None:

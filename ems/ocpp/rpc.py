@@ -43,11 +43,14 @@ from ems.domain import (
     InvalidCommand,
     OcppVersion,
 )
-from ems.ocpp import schemas
+from ems.ocpp import bounds, schemas
 
 log = logging.getLogger(__name__)
 
 CALL, CALL_RESULT, CALL_ERROR = 2, 3, 4
+# OCPP messages nest about six levels deep; deeper frames are refused before anything recurses
+# over them (about a thousand levels would exhaust Python's recursion limit).
+MAX_DEPTH = 32
 
 
 class RpcFrameworkError(OCPPError):
@@ -91,6 +94,23 @@ def to_camel(data: Any) -> Any:
     return data
 
 
+def too_deep(raw: str, message: Any) -> bool:
+    """Whether ``message`` nests deeper than MAX_DEPTH (cheap for ordinary frames: only frames
+    with many brackets are walked)."""
+    if raw.count("[") + raw.count("{") <= MAX_DEPTH:
+        return False
+    level: list[tuple[Any, int]] = [(message, 1)]
+    while level:
+        node, depth = level.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(node, dict):
+            level.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            level.extend((child, depth + 1) for child in node)
+    return False
+
+
 def _dumps(message: list[Any]) -> str:
     return json.dumps(message, separators=(",", ":"), default=str)
 
@@ -120,18 +140,38 @@ class RpcSession(LibraryChargePoint):
         self._log_frame = log_frame
         self._pending: dict[str, asyncio.Future[list[Any]]] = {}
         self._closed = False
+        self.closing = False  # no new frames are handled; the connection is about to close
+        self._idle = asyncio.Event()  # set while no incoming frame is being handled
+        self._idle.set()
         self._actions = frozenset(action.value for action in self.action_enum)
 
     # ---- incoming ---------------------------------------------------------------------------
 
     async def route_message(self, raw_msg: str) -> None:
         """Handle one frame from the charge point; never raises."""
+        self._idle.clear()
+        try:
+            await self._route(raw_msg)
+        finally:
+            self._idle.set()
+
+    async def _route(self, raw_msg: str) -> None:
         if self._log_frame is not None:
             self._log_frame("in", self._clock(), raw_msg)
         try:
             message = json.loads(raw_msg)
         except ValueError:
             await self._reply_error("-1", self._unparsable("message is not valid JSON"))
+            return
+        except RecursionError:
+            await self._reply_error("-1", self._unparsable(f"nested deeper than {MAX_DEPTH}"))
+            return
+        if too_deep(raw_msg, message):
+            unique_id = message[1] if isinstance(message, list) and len(message) > 1 else "-1"
+            await self._reply_error(
+                unique_id if isinstance(unique_id, str) else "-1",
+                schemas.format_violation(self.ocpp_version, f"nested deeper than {MAX_DEPTH}"),
+            )
             return
         if not isinstance(message, list) or len(message) < 3 or not isinstance(message[1], str):
             unique_id = message[1] if isinstance(message, list) and len(message) > 1 else "-1"
@@ -179,7 +219,8 @@ class RpcSession(LibraryChargePoint):
                     raise NotSupportedError(details={"cause": f"{action} is not supported by ems"})
                 raise NotImplementedError(details={"cause": f"unknown action {action!r}"})
             schemas.validate(self.ocpp_version, action, payload, response=False)
-            result = await handlers["_on_action"](**to_snake(payload))
+            bounds.check(self.ocpp_version, action, payload, self._clock())
+            result = await self.handle(handlers["_on_action"], to_snake(payload))
             answer = to_camel(remove_nones(serialize_as_dict(result)))
             schemas.validate(self.ocpp_version, action, answer, response=True)
         except OCPPError as error:
@@ -191,6 +232,11 @@ class RpcSession(LibraryChargePoint):
             return
         await self._send_frame(_dumps([CALL_RESULT, unique_id, answer]))
         await self.after_reply(action, answer)
+
+    async def handle(self, handler: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> Any:
+        """Run a CALL's handler; its result is the answer. Subclasses wrap what must happen
+        before the answer may go out."""
+        return await handler(**kwargs)
 
     async def after_reply(self, action: str, answer: dict[str, Any]) -> None:
         """Called once a CALL's result has been sent (follow-ups that must come after it)."""

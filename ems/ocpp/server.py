@@ -13,8 +13,11 @@ profile  transport                       credentials
                                          common name equal to the charge point id
 =======  ==============================  ================================================
 
-A refused handshake gets a plain HTTP answer that says why (400, 401, 403 or 404); nothing is
-created for a charge point that is not admitted.
+A refused handshake gets a plain HTTP answer that says why (400, 401, 403 or 404, and 429 or
+503 with ``Retry-After`` when wrong passwords or a burst of handshakes are being limited, see
+:mod:`ems.ocpp.admission`); nothing is created for a charge point that is not admitted. A charge
+point id must read exactly as sent: the raw path's percent-decoding must be strict UTF-8, equal
+to the decoded path, and free of control and format characters (NUL, bidi overrides).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ import binascii
 import contextlib
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -33,6 +38,8 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 from ems.csms import CentralSystem
 from ems.domain import OcppVersion
+from ems.metrics import count_admission_refusal
+from ems.ocpp.admission import Admission, Refused
 from ems.ocpp.base import CsmsSession
 from ems.ocpp.v16 import V16Session
 from ems.ocpp.v201 import V21Session, V201Session
@@ -45,6 +52,7 @@ SESSIONS: dict[OcppVersion, type[CsmsSession]] = {
     OcppVersion.V16: V16Session,
 }
 _IDENTITY = re.compile(r"^[^\s/:]{1,48}$")
+_CONTROL_CATEGORIES = ("Cc", "Cf")  # C0/C1 controls incl. NUL; zero-width and bidi formatting
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,15 @@ class Denial:
     status_code: int
     reason: str
     basic_challenge: bool = False
+    retry_after_s: int | None = None
+
+    def headers(self) -> dict[str, str] | None:
+        headers: dict[str, str] = {}
+        if self.basic_challenge:
+            headers["WWW-Authenticate"] = 'Basic realm="ems"'
+        if self.retry_after_s is not None:
+            headers["Retry-After"] = str(self.retry_after_s)
+        return headers or None
 
 
 class TlsAwareWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -91,6 +108,26 @@ def choose_version(offered: list[str]) -> OcppVersion | None:
     return None
 
 
+def identity_problem(charge_point_id: str, raw_path: bytes | None) -> str | None:
+    """Why ``charge_point_id`` (as the router decoded it) cannot be admitted, or None.
+
+    uvicorn percent-decodes the path lossily (``%FF`` becomes U+FFFD), so the id is decoded
+    again, strictly, from the raw path's last segment and must come out the same.
+    """
+    if raw_path is not None:
+        try:
+            exact = unquote_to_bytes(raw_path.rpartition(b"/")[2]).decode("utf-8")
+        except UnicodeDecodeError:
+            return "charge point id is not valid UTF-8 once percent-decoded"
+        if exact != charge_point_id:
+            return "charge point id does not percent-decode exactly"
+    if any(unicodedata.category(char) in _CONTROL_CATEGORIES for char in charge_point_id):
+        return "charge point id must not contain control or format characters"
+    if not _IDENTITY.match(charge_point_id):
+        return "charge point id must be 1-48 characters without spaces, / or :"
+    return None
+
+
 def _basic_credentials(websocket: WebSocket) -> tuple[str, str] | None:
     header = websocket.headers.get("authorization", "")
     scheme, _, encoded = header.partition(" ")
@@ -111,7 +148,9 @@ def _common_name(cert: dict[str, Any]) -> str | None:
     return None
 
 
-async def admit(csms: CentralSystem, charge_point_id: str, websocket: WebSocket) -> Denial | None:
+async def admit(
+    csms: CentralSystem, admission: Admission, charge_point_id: str, websocket: WebSocket
+) -> Denial | None:
     """None when the charge point may connect; otherwise why not."""
     state = csms.charge_points.get(charge_point_id)
     if state is None:
@@ -135,7 +174,12 @@ async def admit(csms: CentralSystem, charge_point_id: str, websocket: WebSocket)
         if credentials is None:
             return Denial(401, "HTTP Basic authentication required", basic_challenge=True)
         user, password = credentials
-        if user != charge_point_id or not await csms.check_password(charge_point_id, password):
+        host = websocket.client.host if websocket.client else None
+        try:
+            ok = await admission.check_basic(csms, charge_point_id, host, user, password)
+        except Refused as refused:
+            return Denial(refused.status, refused.reason, retry_after_s=refused.retry_after_s)
+        if not ok:
             return Denial(401, "invalid charge point credentials", basic_challenge=True)
     return None
 
@@ -146,19 +190,22 @@ async def ocpp_endpoint(websocket: WebSocket) -> None:
     charge_point_id = websocket.path_params["charge_point_id"]
     denial: Denial | None
     version = choose_version(list(websocket.scope.get("subprotocols", [])))
-    if not _IDENTITY.match(charge_point_id):
-        denial = Denial(400, "charge point id must be 1-48 characters without spaces, / or :")
+    problem = identity_problem(charge_point_id, websocket.scope.get("raw_path"))
+    if problem is not None:
+        denial = Denial(400, problem)
     elif version is None:
         offered = ", ".join(v.value for v in OcppVersion)
         denial = Denial(400, f"no supported OCPP subprotocol offered (ems speaks {offered})")
     else:
-        denial = await admit(csms, charge_point_id, websocket)
+        denial = await admit(csms, websocket.app.state.ems.admission, charge_point_id, websocket)
     if denial is not None or version is None:
         assert denial is not None
-        log.info("refused %s: %s", charge_point_id, denial.reason)
-        headers = {"WWW-Authenticate": 'Basic realm="ems"'} if denial.basic_challenge else None
+        log.info("refused %r: %s", charge_point_id, denial.reason)
+        count_admission_refusal(denial.status_code)
         await websocket.send_denial_response(
-            PlainTextResponse(denial.reason, status_code=denial.status_code, headers=headers)
+            PlainTextResponse(
+                denial.reason, status_code=denial.status_code, headers=denial.headers()
+            )
         )
         return
 
@@ -170,11 +217,13 @@ async def ocpp_endpoint(websocket: WebSocket) -> None:
     await websocket.accept(subprotocol=version.value)
     await csms.connect(charge_point_id, version, session)
     log.info("%s connected (%s)", charge_point_id, version.value)
+    recorder = csms.recorder
     try:
         while True:
+            await recorder.room()  # the database is behind: let the charger wait
             message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
+            if message["type"] == "websocket.disconnect" or session.closing:
+                break  # a frame that came in while closing is left for the charger to resend
             text = message.get("text")
             if text is None:
                 text = (message.get("bytes") or b"").decode("utf-8", errors="replace")

@@ -16,6 +16,7 @@ from ocpp.v16.enums import Action
 from ems.commands import (
     LocalListEntry,
     SmartChargingCapabilities,
+    TransactionStatus,
     TriggerableMessage,
     VariableRef,
 )
@@ -61,6 +62,10 @@ _TRIGGERABLE = {
     "StatusNotification",
 }
 
+
+# In 1.6 an Available connector has no transaction (OCPP 1.6 §7.7). Preparing ("no ongoing
+# transaction (yet)") is not used: chargers often report it just after the start.
+_NO_TRANSACTION = frozenset({"Available"})
 
 # Statuses 1.6 does not have: its chargers are answered Invalid instead.
 _NOT_IN_16 = frozenset({AuthorizationStatus.UNKNOWN, AuthorizationStatus.NOT_AT_THIS_LOCATION})
@@ -158,17 +163,19 @@ class V16Session(CsmsSession):
         self.require_not_rejected()
         timestamp = extra.get("timestamp")
         info = extra.get("info") or extra.get("vendor_error_code")
-        self.csms.status(
-            self.id,
-            StatusReport(
-                evse_id=connector_id,
-                connector_id=min(connector_id, 1),
-                status=ConnectorStatus(status),
-                timestamp=parse_time(timestamp) if timestamp else self.csms.clock(),
-                error_code=None if error_code == "NoError" else error_code,
-                info=info,
-            ),
+        report = StatusReport(
+            evse_id=connector_id,
+            connector_id=min(connector_id, 1),
+            status=ConnectorStatus(status),
+            timestamp=parse_time(timestamp) if timestamp else self.csms.clock(),
+            error_code=None if error_code == "NoError" else error_code,
+            info=info,
         )
+        self.csms.status(self.id, report)
+        if connector_id > 0 and status in _NO_TRANSACTION:
+            self.csms.transactions_gone(
+                self.id, connector_id, report.timestamp, f"connector {connector_id} is {status}"
+            )
         return call_result.StatusNotification()
 
     @on(Action.authorize)
@@ -214,7 +221,7 @@ class V16Session(CsmsSession):
     ) -> call_result.MeterValues:
         self.require_accepted()
         transaction_id = extra.get("transaction_id")
-        self.csms.meter_values(
+        await self.csms.meter_values(
             self.id,
             connector_id,
             min(connector_id, 1),
@@ -260,6 +267,11 @@ class V16Session(CsmsSession):
         if not transaction_id.isdigit():
             raise CommandNotSupported(f"1.6 transaction ids are integers, not {transaction_id!r}")
         return await self.request("RemoteStopTransaction", {"transactionId": int(transaction_id)})
+
+    async def transaction_status(self, transaction_id: str) -> TransactionStatus:
+        raise CommandNotSupported(
+            "OCPP 1.6 cannot ask about a transaction; trigger a StatusNotification instead"
+        )
 
     async def set_charging_profile(self, evse_id: int, profile: ChargingProfile) -> CommandResult:
         check_profile(evse_id, profile)

@@ -23,6 +23,7 @@ from ocpp.v201.enums import Action
 from ems.commands import (
     LocalListEntry,
     SmartChargingCapabilities,
+    TransactionStatus,
     TriggerableMessage,
     VariableRef,
 )
@@ -329,7 +330,8 @@ class V201Session(CsmsSession):
         self, evse_id: int, meter_value: list[dict[str, Any]], **extra: Any
     ) -> call_result.MeterValues:
         self.require_accepted()
-        self.csms.meter_values(self.id, evse_id, min(evse_id, 1), None, samples_of(meter_value))
+        samples = samples_of(meter_value)
+        await self.csms.meter_values(self.id, evse_id, min(evse_id, 1), None, samples)
         return call_result.MeterValues()
 
     @on(Action.notify_report)
@@ -409,6 +411,13 @@ class V201Session(CsmsSession):
 
     async def remote_stop(self, transaction_id: str) -> CommandResult:
         return await self.request("RequestStopTransaction", {"transactionId": transaction_id})
+
+    async def transaction_status(self, transaction_id: str) -> TransactionStatus:
+        result = await self.request("GetTransactionStatus", {"transactionId": transaction_id})
+        return TransactionStatus(
+            ongoing=result.payload.get("ongoingIndicator"),
+            messages_queued=bool(result.payload.get("messagesInQueue")),
+        )
 
     async def set_charging_profile(self, evse_id: int, profile: ChargingProfile) -> CommandResult:
         check_profile(evse_id, profile)

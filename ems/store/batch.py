@@ -17,26 +17,30 @@ Tables are independent (no foreign keys), so the order between tables is free.
 
 from __future__ import annotations
 
-import logging
 import operator
-from collections.abc import Callable, Sequence
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Table, bindparam, insert, or_, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 
 from ems.domain import MeterSample
 from ems.store import models as m
-from ems.store.engine import upsert
+from ems.store.engine import upsert, upsert_max
 from ems.store.types import UtcDateTime
 
-log = logging.getLogger(__name__)
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only installs work too
+    psycopg = None  # type: ignore[assignment]
 
 # Operation kinds; an operation is a tuple (kind, payload).
 (
-    BOOT, SEEN, TRANSACTION, STATUS, SETTINGS, SAMPLES, FRAME, PROFILE, EVENT, BARRIER,
-    CONTROL_CYCLE, CONTROL_LIMITS, CHARGING_NEED,
+    BOOT, SEEN, TRANSACTION, STATUS, SETTINGS, SAMPLES, FRAME, PROFILE, EVENT,
+    CONTROL_CYCLE, CONTROL_LIMITS, CHARGING_NEED, COUNTER,
 ) = range(13)  # fmt: skip
 
 Op = tuple[int, Any]
@@ -57,7 +61,6 @@ BOOT_COLUMNS = (
 )
 SETTING_KEY = ("charge_point_id", "component", "evse_id", "variable", "instance", "attribute_type")
 CONNECTOR_KEY = ("charge_point_id", "evse_id", "connector_id")
-MAX_LOGGED_ROW_ERRORS = 5
 
 
 @dataclass(slots=True)
@@ -76,7 +79,6 @@ class BatchWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         dialect = engine.dialect.name
-        self.failed_batches = 0
         self._boot = upsert(dialect, m.charge_points, ["id"], BOOT_COLUMNS)
         cp = m.charge_points
         ts = bindparam("b_ts", type_=UtcDateTime())
@@ -101,6 +103,7 @@ class BatchWriter:
         self._events = insert(m.charge_point_events)
         self._cycles = insert(m.control_cycles)
         self._limits = insert(m.control_limits)
+        self._counter = upsert_max(dialect, m.counters)
         needs_columns = [c.name for c in m.charging_needs.c if c.name != "transaction_pk"]
         self._needs = upsert(dialect, m.charging_needs, ["transaction_pk"], needs_columns)
         # The append-only tables that take nearly all rows. On PostgreSQL they are written with
@@ -111,32 +114,24 @@ class BatchWriter:
             else {}
         )
 
-    def write(self, ops: Sequence[Op]) -> list[Callable[[], None]]:
-        """Write ``ops`` (in one transaction if possible); return the barriers' callbacks.
-
-        Never raises for a database error: a failing batch is retried table by table and, for a
-        table that fails again, row by row; rows that still fail are logged and dropped.
-        """
-        steps, barriers = self.plan(ops)
+    def write(self, ops: Sequence[Op]) -> None:
+        """Write ``ops`` in one transaction, or nothing of them: any error is raised (the
+        recorder decides what to retry and what to give up)."""
+        steps = self.plan(ops)
         if not steps:
-            return barriers
-        try:
-            with self.engine.begin() as connection:
-                for step in steps:
-                    copier = self._copiers.get(step.table) if step.copy else None
-                    if copier is None:
-                        connection.execute(step.statement, step.rows)
-                    else:
-                        copier.copy(connection, step.rows)
-        except Exception:
-            self.failed_batches += 1
-            log.exception("recorder batch of %d operations failed; retrying row by row", len(ops))
+            return
+        with self.engine.begin() as connection:
             for step in steps:
-                self._retry(step)
-        return barriers
+                copier = self._copiers.get(step.table) if step.copy else None
+                if copier is None:
+                    connection.execute(step.statement, step.rows)
+                else:
+                    copier.copy(connection, step.rows)
 
-    def plan(self, ops: Sequence[Op]) -> tuple[list[Step], list[Callable[[], None]]]:
-        """Group ``ops`` into one step per statement; see the module docstring for the order."""
+    def plan(self, ops: Sequence[Op]) -> list[Step]:
+        """Group ``ops`` into one step per statement; see the module docstring for the order.
+
+        A malformed operation raises ValueError (it is a bug; the recorder isolates it)."""
         boots: dict[str, dict[str, Any]] = {}
         seen: dict[str, Any] = {}
         transactions: dict[str, dict[str, Any]] = {}
@@ -150,8 +145,7 @@ class BatchWriter:
         cycles: list[dict[str, Any]] = []
         limits: list[dict[str, Any]] = []
         needs: dict[str, dict[str, Any]] = {}
-        barriers: list[Callable[[], None]] = []
-        bad_ops = 0
+        counters: dict[str, int] = {}
         for kind, payload in ops:
             try:
                 if kind == SAMPLES:
@@ -163,12 +157,12 @@ class BatchWriter:
                     if cp_id not in seen or seen[cp_id] < timestamp:
                         seen[cp_id] = timestamp
                 elif kind == STATUS:
-                    values, current = payload
+                    values, current, current_at = payload
                     history.append(values)
                     if current:
                         connectors[
                             (values["charge_point_id"], values["evse_id"], values["connector_id"])
-                        ] = values
+                        ] = {**values, "timestamp": current_at}
                 elif kind == TRANSACTION:
                     transactions[payload["id"]] = payload
                 elif kind == BOOT:
@@ -180,21 +174,19 @@ class BatchWriter:
                     profiles.append(payload)
                 elif kind == EVENT:
                     events.append(payload)
-                elif kind == BARRIER:
-                    barriers.append(payload)
                 elif kind == CONTROL_CYCLE:
                     cycles.append(payload)
                 elif kind == CONTROL_LIMITS:
                     limits.extend(payload)
                 elif kind == CHARGING_NEED:
                     needs[payload["transaction_pk"]] = payload
+                elif kind == COUNTER:
+                    name, value = payload
+                    counters[name] = max(value, counters.get(name, value))
                 else:
                     raise ValueError(f"unknown recorder operation kind {kind}")
-            except Exception:
-                bad_ops += 1
-                log.exception("recorder dropped a malformed operation %d: %.200r", kind, payload)
-        if bad_ops:
-            self.failed_batches += 1
+            except (TypeError, KeyError, IndexError, AttributeError) as error:
+                raise ValueError(f"malformed operation {kind}: {payload!r:.200}") from error
         steps = [
             Step("charge_points", self._boot, list(boots.values())),
             Step("charge_points", self._seen, [{"b_id": k, "b_ts": v} for k, v in seen.items()]),
@@ -209,30 +201,9 @@ class BatchWriter:
             Step("control_cycles", self._cycles, cycles),
             Step("control_limits", self._limits, limits),
             Step("charging_needs", self._needs, list(needs.values())),
+            Step("counters", self._counter, [{"name": k, "value": v} for k, v in counters.items()]),
         ]
-        return [step for step in steps if step.rows], barriers
-
-    def _retry(self, step: Step) -> None:
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(step.statement, step.rows)
-            return
-        except Exception:
-            if len(step.rows) == 1:
-                log.exception("recorder could not write to %s: %.300r", step.table, step.rows[0])
-                return
-        errors = 0
-        for row in step.rows:
-            try:
-                with self.engine.begin() as connection:
-                    connection.execute(step.statement, [row])
-            except Exception as exc:
-                errors += 1
-                if errors <= MAX_LOGGED_ROW_ERRORS:
-                    log.error("recorder could not write to %s: %.300r: %s", step.table, row, exc)
-        if errors > MAX_LOGGED_ROW_ERRORS:
-            log.error("recorder dropped %d rows of %s in all", errors, step.table)
-
+        return [step for step in steps if step.rows]
 
 class Copier:
     """Writes rows of a table with PostgreSQL's COPY (all columns but ``id``)."""
@@ -289,3 +260,17 @@ def _connector_row(status: dict[str, Any]) -> dict[str, Any]:
     row = dict(status)
     row["status_at"] = row.pop("timestamp")
     return row
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` says the database is unavailable (gone, locked, restarting, out of
+    space), so that the same writes may succeed later, rather than refusing the data."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if error.orig is not None else error
+    if isinstance(error, sqlite3.OperationalError):
+        return True
+    return psycopg is not None and isinstance(
+        error, psycopg.OperationalError | psycopg.InterfaceError
+    )

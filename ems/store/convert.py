@@ -31,6 +31,8 @@ def transaction_values(tx: Transaction) -> dict[str, Any]:
         "last_seq_no": tx.last_seq_no,
         "offline": tx.offline,
         "remote_start_id": tx.remote_start_id,
+        "closed_reason": tx.closed_reason,
+        "anomaly": tx.anomaly,
     }
 
 
@@ -54,6 +56,8 @@ def transaction_from_row(row: Row[Any]) -> Transaction:
         remote_start_id=m["remote_start_id"],
         last_energy_register_wh=m["last_energy_register_wh"],
         first_energy_register_wh=m["first_energy_register_wh"],
+        closed_reason=m["closed_reason"],
+        anomaly=m["anomaly"],
     )
 
 

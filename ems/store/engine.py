@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,16 @@ from ems.store.types import json_dumps
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
     """Create the engine for ``url``; for an SQLite file, create its directory and tune it.
 
-    SQLite runs in WAL mode with ``synchronous=NORMAL`` (durable up to the last checkpointed
-    commit, fast enough for the recorder's batches) and waits ``SQLITE_BUSY_TIMEOUT_MS`` for locks
-    instead of failing, since the recorder thread and the API write concurrently.
+    SQLite runs in WAL mode and waits ``SQLITE_BUSY_TIMEOUT_MS`` for locks instead of failing,
+    since the recorder thread and the API write concurrently. ``sqlite_synchronous`` FULL syncs
+    the WAL at every commit, so a commit survives a power cut; NORMAL survives a crash of the
+    process only. The recorder's group commit shares one sync among a whole batch.
     """
+    if sqlite_synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"sqlite_synchronous must be FULL or NORMAL, not {sqlite_synchronous!r}")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -33,13 +37,13 @@ def make_engine(url: str) -> Engine:
         if not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, json_serializer=json_dumps)
-        event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "connect", functools.partial(_tune_sqlite, sqlite_synchronous))
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     return create_engine(url, json_serializer=json_dumps, pool_pre_ping=True)
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def _tune_sqlite(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
     # Take transaction control from the sqlite3 module (which would only BEGIN before DML and so
     # leave DDL outside transactions); SQLAlchemy's "begin" event emits BEGIN instead.
     dbapi_connection.isolation_level = None
@@ -47,7 +51,7 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
     finally:
         cursor.close()
 
@@ -91,3 +95,16 @@ def upsert(
     for name in coalesce:
         values[name] = func.coalesce(table.c[name], stmt.excluded[name])
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
+
+
+def upsert_max(dialect_name: str, table: Table) -> Insert:
+    """INSERT (name, value) ... ON CONFLICT (name) DO UPDATE to the larger of both values."""
+    if dialect_name == "postgresql":
+        stmt: postgresql.Insert | sqlite.Insert = postgresql.insert(table)
+        larger = func.greatest(table.c.value, stmt.excluded.value)
+    elif dialect_name == "sqlite":
+        stmt = sqlite.insert(table)
+        larger = func.max(table.c.value, stmt.excluded.value)
+    else:
+        raise ValueError(f"unsupported database {dialect_name!r}: use sqlite or postgresql")
+    return stmt.on_conflict_do_update(index_elements=["name"], set_={"value": larger})

@@ -144,6 +144,10 @@ class TransactionModel(Base):
     last_seq_no: Mapped[int]
     offline: Mapped[bool]
     remote_start_id: Mapped[int | None]
+    # Revision 0006: why ems ended it without the charger's stop (NULL: the charger ended it),
+    # and implausible data that needs a person's review before the session is billed.
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    anomaly: Mapped[str | None] = mapped_column(Text)
 
 
 class MeterSampleModel(Base):
@@ -234,6 +238,16 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
+
+
+class CounterModel(Base):
+    """Numbers ems hands out and must never hand out twice, even after a crash (revision 0006):
+    ``ocpp16_transaction_id`` is the last 1.6 transaction id given to a charger."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 # -- Control loop (ems.control) ------------------------------------------------------------------
@@ -525,7 +539,7 @@ class DriverSessionModel(Base):
     __tablename__ = "driver_sessions"
     __table_args__ = (
         CheckConstraint(
-            "state IN ('starting', 'charging', 'failed', 'completed')", name="state"
+            "state IN ('starting', 'charging', 'failed', 'completed', 'review')", name="state"
         ),
         Index(None, "state"),
         Index(None, "transaction_pk"),
@@ -595,3 +609,4 @@ local_auth_list_entries = cast(Table, LocalAuthListEntryModel.__table__)
 driver_connectors = cast(Table, DriverConnectorModel.__table__)
 driver_sessions = cast(Table, DriverSessionModel.__table__)
 receipts = cast(Table, ReceiptModel.__table__)
+counters = cast(Table, CounterModel.__table__)

@@ -29,8 +29,11 @@ from ems.store.rows import (
     ProfileRow,
     SettingRow,
 )
+from ems.store.types import UtcDateTime
 
 API_ROLES = ("admin", "readonly")
+# The counter of 1.6 transaction ids (table ``counters``).
+OCPP16_TRANSACTION_COUNTER = "ocpp16_transaction_id"
 # Columns of charge_points the admin owns; the others are reported by the charge point.
 ADMIN_COLUMNS = ("registration", "security_profile", "password_hash")
 
@@ -44,9 +47,9 @@ class Store:
     writes that come with OCPP traffic go through ``Recorder`` instead.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         self.url = url
-        self.engine: Engine = make_engine(url)
+        self.engine: Engine = make_engine(url, sqlite_synchronous)
         self._dialect = self.engine.dialect.name
 
     def migrate(self) -> None:
@@ -76,6 +79,41 @@ class Store:
         t = m.transactions
         query = select(t).where(t.c.stopped_at.is_(None)).order_by(t.c.started_at, t.c.id)
         return [transaction_from_row(row) for row in self._all(query)]
+
+    def last_ocpp16_transaction_id(self) -> int:
+        """The highest 1.6 transaction id ems ever handed out (0 if none): the durable counter,
+        or, for a database from before the counter, the highest stored 1.6 transaction id."""
+        with self.engine.connect() as connection:
+            counted = connection.execute(
+                select(m.counters.c.value).where(m.counters.c.name == OCPP16_TRANSACTION_COUNTER)
+            ).scalar()
+        return max(int(counted or 0), self.max_numeric_transaction_id())
+
+    def sample_keys(
+        self, scope: tuple[str, int, str | None], since: datetime, until: datetime
+    ) -> set[tuple[Any, ...]]:
+        """Identity of the samples stored for (charge point, EVSE, transaction) with
+        ``since`` <= timestamp <= ``until``, as ``ems.samples.sample_key`` builds it."""
+        charge_point_id, evse_id, transaction_pk = scope
+        t = m.meter_samples
+        pk = t.c.transaction_pk
+        columns = ("timestamp", "measurand", "value", "unit", "phase", "context", "location")
+        query = select(*(t.c[name] for name in columns), t.c.connector_id).where(
+            t.c.charge_point_id == charge_point_id,
+            t.c.evse_id == evse_id,
+            pk.is_(None) if transaction_pk is None else pk == transaction_pk,
+            t.c.timestamp >= since,
+            t.c.timestamp <= until,
+        )
+        return {tuple(row) for row in self._all(query)}
+
+    def last_sample_at(self, transaction_pk: str) -> datetime | None:
+        """The time of a transaction's latest meter sample (None without any)."""
+        t = m.meter_samples
+        query = select(func.max(t.c.timestamp)).where(t.c.transaction_pk == transaction_pk)
+        with self.engine.connect() as connection:
+            value = connection.execute(query).scalar()
+        return UtcDateTime().process_result_value(value, self.engine.dialect)
 
     def max_numeric_transaction_id(self) -> int:
         """Highest all-digit transaction id of OCPP 1.6 charge points, 0 if there is none.

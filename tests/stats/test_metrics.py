@@ -78,7 +78,7 @@ async def test_metrics_count_ocpp_calls_by_action_and_direction_and_show_live_st
     assert delta("ems_ocpp_call_errors_total", direction="out") == 1
     assert value(after, "ems_charge_points_connected", ocpp_version="1.6") == 1
     assert value(after, "ems_charge_points_known") == 1
-    assert ("ems_recorder_queue_depth", ()) in after
+    assert ("ems_recorder_backlog_operations", ()) in after
     assert ("ems_recorder_failed_batches_total", ()) in after
     assert ("process_resident_memory_bytes", ()) in after
     prometheus_accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"

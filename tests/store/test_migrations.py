@@ -49,7 +49,7 @@ def test_sqlite_file_directory_is_created_and_tuned(tmp_path: Path) -> None:
             synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
             busy_ms = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
         assert (tmp_path / "var" / "data" / "ems.db").exists()
-        assert (journal, synchronous) == ("wal", 1)  # 1 is NORMAL
+        assert (journal, synchronous) == ("wal", 2)  # 2 is FULL
         assert busy_ms is not None and busy_ms > 0
     finally:
         store.dispose()
