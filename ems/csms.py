@@ -43,6 +43,7 @@ from ems.events import (
     ChargingNeedsReported,
     Event,
     MeterValuesReceived,
+    NoTransactionReported,
     StatusChanged,
     TransactionEnded,
     TransactionStarted,
@@ -220,7 +221,12 @@ class CentralSystem:
         """Close every connection (charge points reconnect to the next ems)."""
         await self.identity.stop()
         sessions = list(self.sessions.values())
-        await asyncio.gather(*(s.close("ems is shutting down", 1001) for s in sessions))
+        results = await asyncio.gather(
+            *(s.close("ems is shutting down", 1001) for s in sessions), return_exceptions=True
+        )
+        for error in results:
+            if isinstance(error, Exception):
+                log.warning("closing a connection failed: %r", error)
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -649,6 +655,10 @@ class CentralSystem:
         tx = None
         if transaction_id is not None:
             tx = self._by_wire_id.get((charge_point_id, transaction_id))
+            if tx is None:  # one ems no longer holds (ended before a restart): still its samples
+                tx = await asyncio.to_thread(
+                    self.store.find_transaction, charge_point_id, transaction_id
+                )
         elif evse_id:
             tx = next(iter(self._open_on(charge_point_id, evse_id)), None)
             if tx is not None and samples and samples[0].timestamp < tx.started_at:
@@ -828,25 +838,35 @@ class CentralSystem:
                 f"replaced: transaction {transaction_id} started on EVSE {evse_id}",
             )  # fmt: skip
 
-    def close_transaction(self, tx: Transaction, at: datetime, closed_reason: str) -> None:
-        """End a transaction the charge point no longer has (reconciliation): its end is
-        assumed at ``at``; the charge point's own stop, should it come, replaces it."""
+    async def close_transaction(self, tx: Transaction, closed_reason: str) -> None:
+        """End a transaction the charge point no longer has (reconciliation).
+
+        Its end is assumed at its last meter sample (at its start without any): the latest
+        time it is known to have run. The charge point's own stop, should it still come,
+        replaces what ems assumed.
+        """
         if not tx.active:
+            return
+        stored = await asyncio.to_thread(self.store.last_sample_at, tx.id)
+        _, in_memory = self._register_times.get(tx.id, (None, None))
+        known = [at for at in (stored, in_memory) if at is not None]
+        ended_at = max([tx.started_at, *known])
+        if not tx.active:  # its stop came in meanwhile
             return
         log.warning(
             "%s: transaction %s closed by ems: %s",
             tx.charge_point_id, tx.transaction_id, closed_reason,
         )  # fmt: skip
-        self._end(tx, max(at, tx.started_at), None, "Other", closed_reason)
+        self._end(tx, ended_at, None, "Other", closed_reason)
 
-    def transactions_gone(
+    def no_transaction(
         self, charge_point_id: str, evse_id: int, at: datetime, evidence: str
     ) -> None:
-        """The charge point says no transaction runs on ``evse_id`` as of ``at``: close those
-        that started before (one started later is not contradicted)."""
-        for tx in self._open_on(charge_point_id, evse_id):
-            if tx.started_at < at:
-                self.close_transaction(tx, at, f"not running: {evidence}")
+        """The charge point says no transaction runs on ``evse_id`` as of ``at`` (1.6: the
+        connector is Available). Published for the reconciler, which closes the transactions
+        that started before if their own stop does not come soon."""
+        if any(tx.started_at < at for tx in self._open_on(charge_point_id, evse_id)):
+            self._publish(NoTransactionReported(charge_point_id, evse_id, at, evidence))
 
     def forget_unstored(self, charge_point_id: str) -> None:
         """A message of this charge point could not be stored: forget what memory says was

@@ -53,6 +53,17 @@ class TransactionEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class NoTransactionReported:
+    """A charge point says no transaction runs on an EVSE as of ``at`` (a 1.6 connector that
+    is Available); ``evidence`` says what it reported."""
+
+    charge_point_id: str
+    evse_id: int
+    at: datetime
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
 class MeterValuesReceived:
     charge_point_id: str
     evse_id: int
@@ -83,5 +94,6 @@ Event = (
     | TransactionStarted
     | TransactionEnded
     | MeterValuesReceived
+    | NoTransactionReported
     | ChargingNeedsReported
 )

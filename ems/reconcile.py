@@ -9,14 +9,17 @@ about every transaction it still holds open for it:
 * where the charger can answer about a transaction (2.0.1 GetTransactionStatus), one it says is
   not ongoing, with no messages of it left in its queue, is closed; while it still has queued
   messages, ems asks again later (they may carry the real end);
-* where it cannot (1.6), ems asks for the connector's status (TriggerMessage): an Available
-  connector has no transaction, which closes it
-  (:meth:`ems.csms.CentralSystem.transactions_gone`, fed by the 1.6 edge).
+* where it cannot (1.6), ems asks for the connector's status (TriggerMessage).
 
-A transaction closed this way carries ``closed_reason``; if the charger's own stop arrives
-later, its time, reading and reason replace the assumed ones. Two more rules live in the central
-system itself: a new transaction on an EVSE closes the one still open there, and a 1.6 connector
-reporting it has no transaction closes the ones that started before.
+Whenever a charger says an EVSE has no transaction (a 1.6 connector reporting Available,
+:class:`ems.events.NoTransactionReported`), the transactions open there that started before are
+closed unless their own stop arrives within ``grace_s``: a charger coming back online often
+reports its status before the stop it queued.
+
+A transaction closed this way ends at its last meter sample and carries ``closed_reason``; if
+the charger's own stop arrives later, its time, reading and reason replace the assumed ones. One
+more rule lives in the central system itself: a new transaction on an EVSE closes the one still
+open there.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from typing import Any
 
 from ems.csms import CentralSystem
 from ems.domain import CommandError, CommandNotSupported, Registration, Transaction
-from ems.events import ChargePointConnected, Event
+from ems.events import ChargePointConnected, Event, NoTransactionReported
 
 log = logging.getLogger(__name__)
 
 # After a connection: time for the charger to boot and send what it queued offline [s].
 SETTLE_S = 2.0
+# After a charger said an EVSE has no transaction: time for the stop it may still send [s].
+GRACE_S = 30.0
 # A charger still holding queued messages of a transaction is asked again after this [s] ...
 REASK_S = 10.0
 # ... this many times at most.
@@ -44,29 +49,38 @@ class Reconciler:
     """Checks a charge point's open transactions whenever it connects (module docstring)."""
 
     def __init__(
-        self, csms: CentralSystem, settle_s: float = SETTLE_S, reask_s: float = REASK_S
+        self,
+        csms: CentralSystem,
+        settle_s: float = SETTLE_S,
+        reask_s: float = REASK_S,
+        grace_s: float = GRACE_S,
     ) -> None:
         self.csms = csms
         self.settle_s = settle_s
         self.reask_s = reask_s
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.grace_s = grace_s
+        self._tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._unsubscribe = csms.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, ChargePointConnected):
-            self._spawn(event.charge_point_id, self.check(event.charge_point_id))
+            self._spawn((event.charge_point_id, -1), self.check(event.charge_point_id))
+        elif isinstance(event, NoTransactionReported):
+            key = (event.charge_point_id, event.evse_id)
+            self._spawn(key, self.none_on(event))
 
-    def _spawn(self, charge_point_id: str, work: Coroutine[Any, Any, None]) -> None:
-        previous = self._tasks.get(charge_point_id)
+    def _spawn(self, key: tuple[str, int], work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work``, replacing the one under way for ``key`` (newer news supersedes it)."""
+        previous = self._tasks.get(key)
         if previous is not None:
-            previous.cancel()  # a newer connection: check again from its start
+            previous.cancel()
         task = asyncio.get_running_loop().create_task(work)
-        self._tasks[charge_point_id] = task
-        task.add_done_callback(lambda done: self._forget(charge_point_id, done))
+        self._tasks[key] = task
+        task.add_done_callback(lambda done: self._forget(key, done))
 
-    def _forget(self, charge_point_id: str, task: asyncio.Task[None]) -> None:
-        if self._tasks.get(charge_point_id) is task:
-            del self._tasks[charge_point_id]
+    def _forget(self, key: tuple[str, int], task: asyncio.Task[None]) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
 
     async def close(self) -> None:
         """Stop following connections and cancel the checks under way."""
@@ -93,6 +107,13 @@ class Reconciler:
                     charge_point_id, tx.transaction_id, error,
                 )  # fmt: skip
 
+    async def none_on(self, event: NoTransactionReported) -> None:
+        """Close what is still open on the EVSE after ``grace_s`` and started before."""
+        await asyncio.sleep(self.grace_s)
+        for tx in self.csms.open_transactions(event.charge_point_id):
+            if tx.evse_id == event.evse_id and tx.started_at < event.at:
+                await self.csms.close_transaction(tx, f"not running: {event.evidence}")
+
     async def _check_one(self, tx: Transaction) -> None:
         csms = self.csms
         for _ in range(REASKS):
@@ -107,10 +128,8 @@ class Reconciler:
             if status.ongoing is not False:
                 return  # running, or the charger does not say: nothing to correct
             if not status.messages_queued:
-                ended_at = await asyncio.to_thread(csms.store.last_sample_at, tx.id)
-                csms.close_transaction(
-                    tx, ended_at or csms.clock(),
-                    "unknown to the charger: GetTransactionStatus says it is not ongoing",
-                )  # fmt: skip
+                await csms.close_transaction(
+                    tx, "unknown to the charger: GetTransactionStatus says it is not ongoing"
+                )
                 return
             await asyncio.sleep(self.reask_s)  # its queue may hold the real end

@@ -210,7 +210,7 @@ async def ocpp_endpoint(websocket: WebSocket) -> None:
         return
 
     async def close(code: int, reason: str) -> None:
-        with contextlib.suppress(RuntimeError):  # already closed
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # already closed or closing
             await websocket.close(code, reason)
 
     session = SESSIONS[version](csms, charge_point_id, websocket.send_text, close)

@@ -173,7 +173,7 @@ class V16Session(CsmsSession):
         )
         self.csms.status(self.id, report)
         if connector_id > 0 and status in _NO_TRANSACTION:
-            self.csms.transactions_gone(
+            self.csms.no_transaction(
                 self.id, connector_id, report.timestamp, f"connector {connector_id} is {status}"
             )
         return call_result.StatusNotification()

@@ -55,6 +55,7 @@ def quick(server: EmsServer) -> EmsServer:
     assert server.ems.reconciler is not None
     server.ems.reconciler.settle_s = 0.0
     server.ems.reconciler.reask_s = 0.05
+    server.ems.reconciler.grace_s = 0.05
     return server
 
 
@@ -430,3 +431,65 @@ async def test_a_frame_nested_a_thousand_levels_gets_a_callerror_not_a_disconnec
         expected = "FormationViolation" if version == "ocpp1.6" else "RpcFrameworkError"
         assert answer[:3] == [4, "-1", expected]
         assert (await raw_exchange(ws, '[2,"after","Heartbeat",{}]'))[:2] == [3, "after"]
+
+
+async def test_a_1_6_stop_that_follows_its_available_status_is_kept_as_sent(
+    database_url: str,
+) -> None:
+    async with (
+        running(settings(database_url)) as server,
+        connected(Point16, server.port, "P16", subprotocol="ocpp1.6") as cp,
+    ):
+        assert server.ems.reconciler is not None
+        server.ems.reconciler.grace_s = 60  # the stop comes well within the grace
+        await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        start = await cp.call(
+            call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0))
+        )
+        # back online: its status first, then the stop it queued offline
+        await cp.call(
+            call16.StatusNotification(connector_id=1, error_code="NoError", status="Available")
+        )
+        ended_at = T0 + timedelta(hours=1)
+        await cp.call(
+            call16.StopTransaction(
+                meter_stop=7000, timestamp=iso(ended_at), transaction_id=start.transaction_id
+            )
+        )
+        await server.ems.recorder.barrier()
+        tx = stored(server, "P16", str(start.transaction_id))
+        assert (tx.stopped_at, tx.meter_stop_wh, tx.closed_reason) == (ended_at, 7000.0, None)
+
+
+async def test_samples_for_a_transaction_that_ended_before_a_restart_stay_linked_to_it(
+    database_url: str,
+) -> None:
+    config = settings(database_url)
+    async with (
+        running(config) as server,
+        connected(Point16, server.port, "P16", subprotocol="ocpp1.6") as cp,
+    ):
+        await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        start = await cp.call(
+            call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0))
+        )
+        await cp.call(
+            call16.StopTransaction(
+                meter_stop=900, timestamp=iso(T0 + timedelta(minutes=9)),
+                transaction_id=start.transaction_id,
+            )
+        )  # fmt: skip
+    async with (
+        running(config) as server,
+        connected(Point16, server.port, "P16", subprotocol="ocpp1.6") as cp,
+    ):
+        # a late reading of it, from a queue that was sent out of order
+        late = {"timestamp": iso(T0 + timedelta(minutes=5)), "sampledValue": [{"value": "500"}]}
+        await cp.call(
+            call16.MeterValues(
+                connector_id=1, transaction_id=start.transaction_id, meter_value=[late]
+            )
+        )
+        await server.ems.recorder.barrier()
+        tx = stored(server, "P16", str(start.transaction_id))
+        assert [s.value for s in server.ems.store.samples_of(tx.id)] == [500.0]
