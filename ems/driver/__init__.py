@@ -47,6 +47,7 @@ def install_driver(
     app.state.driver_guard = FormGuard()
     app.include_router(routes.pages)
     app.include_router(routes.admin)
+    app.include_router(routes.sessions)
     app.mount(STATIC_PATH, StaticFiles(directory=routes.HERE / "static"), name="driver-static")
     return driver
 

@@ -15,14 +15,16 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ems.api.auth import authorize
 from ems.driver.qr import qr_png, qr_svg
 from ems.driver.ratelimit import StartLimits
+from ems.driver.repository import DriverSession
 from ems.driver.security import FormGuard
 from ems.driver.service import Connector, DriverError, DriverService, Progress, StartRequest
 from ems.payments import Money
@@ -43,6 +45,9 @@ SECURITY_HEADERS = {
 
 pages = APIRouter(include_in_schema=False)
 admin = APIRouter(prefix="/api/v1/qr", tags=["qr codes"], dependencies=[Depends(authorize)])
+sessions = APIRouter(
+    prefix="/api/v1/driver-sessions", tags=["driver sessions"], dependencies=[Depends(authorize)]
+)
 
 
 def service(request: Request) -> DriverService:
@@ -353,3 +358,41 @@ async def sheet(request: Request, site_id: str, driver: ServiceDep) -> HTMLRespo
             }
         )
     return _html(request, "sheet.html", site=site, labels=labels)
+
+
+# -- operators: sessions held for review -----------------------------------------------------
+
+
+class SettleIn(BaseModel):
+    """An operator's decision on a session in review; no amount: the computed cost."""
+
+    amount: Decimal | None = Field(None, description="what to capture (at most the hold)")
+
+
+def _session_json(session: DriverSession) -> dict[str, Any]:
+    fields = ("id", "charge_point_id", "evse_id", "site_id", "state", "error", "transaction_pk",
+              "payment_method", "currency", "created_at", "updated_at")  # fmt: skip
+    out = {name: getattr(session, name) for name in fields}
+    out["hold"] = str(Money(session.hold_minor, session.currency).amount)
+    return out
+
+
+@sessions.get("", summary="Driver (QR) sessions in a state, e.g. those held for review")
+async def list_sessions(
+    driver: ServiceDep, state: Annotated[str, Query(pattern="^[a-z]+$")] = "review"
+) -> list[dict[str, Any]]:
+    found = await run_in_threadpool(driver.repository.sessions_in, state)
+    return [_session_json(s) for s in sorted(found, key=lambda s: s.created_at)]
+
+
+@sessions.post(
+    "/{session_id}/settle",
+    summary="Settle a session held for review (implausible meter data): capture and receipt",
+    responses={404: {"description": "No such session"}, 409: {"description": "Not in review"}},
+)
+async def settle(session_id: str, body: SettleIn, driver: ServiceDep) -> dict[str, Any]:
+    try:
+        settled = await driver.settle(session_id, body.amount)
+    except DriverError as error:
+        raise HTTPException(error.status, str(error)) from None
+    return _session_json(settled)

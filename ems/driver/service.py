@@ -13,6 +13,9 @@
       v
     completed                   final cost from the meter samples, hold captured for it (the
                                 rest released), receipt stored
+    review                      instead of completed when the meter data is implausible (a
+                                register went backwards, ...): nothing is captured until an
+                                operator settles it (:meth:`DriverService.settle`)
 
 Errors the driver can fix are :class:`DriverError`s naming the form field. The link secret
 never reaches a log line: sessions are logged by their public id.
@@ -512,12 +515,44 @@ class DriverService:
         return None
 
     async def _finish(self, session: DriverSession) -> None:
-        """Final cost from the meter samples, capture it (at most the hold), store the receipt."""
+        """Final cost from the meter samples, capture it (at most the hold), store the receipt.
+
+        A transaction with implausible meter data is not billed blindly: the session waits in
+        ``review`` for an operator, with its hold kept.
+        """
         tx = await self._transaction(session)
         if tx is None or tx.active or session.hold_id is None:
             return
+        if tx.anomaly is not None:
+            await self._update(session, state="review", error=tx.anomaly)
+            log.warning("driver session %s: held for review: %s", session.id, tx.anomaly)
+            return
+        await self._capture(session, tx, None)
+
+    async def settle(self, session_id: str, amount: Decimal | None) -> DriverSession:
+        """An operator's decision on a session in ``review``: capture ``amount`` (at most the
+        hold; None: the cost computed from the meter samples) and issue the receipt."""
+        session = await asyncio.to_thread(self.repository.session, session_id)
+        if session is None:
+            raise DriverError(f"no driver session {session_id!r}", status=404)
+        if session.state != "review":
+            raise DriverError(f"session {session_id} is {session.state}, not in review", status=409)
+        tx = await self._transaction(session)
+        if tx is None or session.hold_id is None:
+            raise DriverError(f"session {session_id} has no transaction or hold", status=409)
+        if amount is not None and amount < 0:
+            raise DriverError("amount must not be negative", field="amount")
+        await self._capture(session, tx, amount)
+        settled = await asyncio.to_thread(self.repository.session, session_id)
+        assert settled is not None
+        return settled
+
+    async def _capture(
+        self, session: DriverSession, tx: Transaction, decided: Decimal | None
+    ) -> None:
+        assert session.hold_id is not None
         cost, _ = await self._cost(session, tx)
-        total = Money.of(cost.total, cost.currency)
+        total = Money.of(cost.total if decided is None else decided, cost.currency)
         held = Money(session.hold_minor, session.currency)
         amount = min(total, held)
         payment = await self.providers[session.payment_method].capture(

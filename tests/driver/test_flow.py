@@ -76,6 +76,49 @@ async def test_wallet_start_charges_then_captures_the_computed_cost(tmp_path: Pa
             assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
 
+async def test_a_meter_going_backwards_holds_the_session_for_review_until_an_operator_settles(
+    tmp_path: Path,
+) -> None:
+    async with driver_site(tmp_path) as site:
+        ems = site.ems
+        code = await code_of(site, "WEB-1")
+        plug(site, "WEB-1")
+        response = await _start(site, code)
+        link = response.headers["location"]
+        driver = site.server.app.state.driver
+        session = await driver.session(link[3:])
+        await wait_until(lambda: _state(site, session.id) == "charging", 20, "charging")
+        assert site.fleet is not None
+        evse = site.fleet.chargepoints["WEB-1"].station.evses[1]
+        await wait_until(lambda: evse.register_wh > 100, 20, "some energy")
+        evse.register_wh -= 90  # the meter jumps back (a swap, a fault)
+        tx = next(iter(ems.csms.open_transactions("WEB-1")))
+        await wait_until(lambda: tx.anomaly is not None, 20, "register flagged")
+        async with client(site) as anonymous:
+            page = await anonymous.get(link)
+            stop = await anonymous.post(f"{link}/stop", data={"csrf": form_token(page.text)})
+            assert stop.status_code == 303
+        await wait_until(lambda: _state(site, session.id) == "review", 20, "held for review")
+        held = await driver.session(link[3:])
+        assert held.error == tx.anomaly
+        assert ems.ledger.get_hold(session.hold_id).status is HoldStatus.ACTIVE  # nothing taken
+        assert driver.repository.receipt_of(session.id) is None
+        async with site.api() as api:
+            listed = (await api.get("/api/v1/driver-sessions", params={"state": "review"})).json()
+            assert [s["id"] for s in listed] == [session.id]
+            settled = await api.post(
+                f"/api/v1/driver-sessions/{session.id}/settle", json={"amount": "1.25"}
+            )
+            assert settled.status_code == 200, settled.text
+            assert settled.json()["state"] == "completed"
+            again = await api.post(f"/api/v1/driver-sessions/{session.id}/settle", json={})
+            assert again.status_code == 409
+        receipt = driver.repository.receipt_of(session.id)
+        assert receipt is not None and receipt.paid == Decimal("1.25")
+        assert ems.ledger.get_account(WALLET).balance == FUNDS - Money.of("1.25", "EUR")
+        assert ems.ledger.get_account(WALLET).held == Money.zero("EUR")
+
+
 async def test_refused_start_voids_the_hold_and_blocks_the_token(tmp_path: Path) -> None:
     async with driver_site(tmp_path) as site:
         ems = site.ems
