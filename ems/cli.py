@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -26,6 +27,21 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     except ImportError:  # pragma: no cover - Windows
         return asyncio.run(coro)
     return uvloop.run(coro)
+
+
+def settle_garbage_collector() -> None:
+    """Keep Python's cyclic garbage collector off the message path of a long-running server.
+
+    Every OCPP message allocates many short-lived containers, so the collector ran about every
+    millisecond and took a tenth of the event loop's time, its full passes walking every
+    object ems holds (tens of thousands of connections' state). What exists after start-up is
+    frozen out of the collector's passes, and the young generation collects 20 times less
+    often; reference counting frees nearly everything anyway.
+    """
+    gc.collect()
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young * 20, middle, old)
 
 
 def on_stop_signals(request_stop: Callable[[], None]) -> None:
@@ -55,6 +71,7 @@ async def _serve(settings: Settings) -> int:
     server = EmsServer(Ems(settings))
     await server.start()
     on_stop_signals(server.request_stop)
+    settle_garbage_collector()
     base = f"http://{settings.server.host}:{server.port}"
     host = settings.server.host
     print(f"ems is running: OCPP at ws://{host}:{server.port}/ocpp/<charge point id>")

@@ -68,6 +68,8 @@ RECENTLY_ENDED = 10_000
 CLOCK_SKEW_S = 300.0
 # A register may read this much lower than the last one without being implausible (rounding) [Wh].
 REGISTER_TOLERANCE_WH = 1.0
+# A charge point's last_seen_at is stored at most this often [s].
+SEEN_STORE_INTERVAL_S = 1.0
 # Implausible data of one kind from one charge point is logged at most this often [s].
 FLAG_INTERVAL_S = 600.0
 
@@ -148,6 +150,7 @@ class CentralSystem:
         self._seen_seq_nos: dict[str, set[int]] = {}
         self.samples = SampleDedupe(store)
         self._flagged_at: dict[tuple[str, str], datetime] = {}
+        self._seen_stored: dict[str, datetime] = {}
         self._recently_ended: OrderedDict[str, Transaction] = OrderedDict()
         self._register_times: dict[str, tuple[datetime, datetime]] = {}
         self._next_numeric_tx_id = 1
@@ -369,11 +372,17 @@ class CentralSystem:
         return session
 
     def seen(self, charge_point_id: str) -> None:
+        """Traffic from the charge point: ``last_seen_at`` is now (stored at most once every
+        ``SEEN_STORE_INTERVAL_S``: it is not worth a write per message)."""
         now = self.clock()
         state = self.charge_points.get(charge_point_id)
-        if state is not None:
-            state.last_seen_at = now
-        self.recorder.seen(charge_point_id, now)
+        if state is None:
+            return
+        stored = self._seen_stored.get(charge_point_id)
+        state.last_seen_at = now
+        if stored is None or (now - stored).total_seconds() >= SEEN_STORE_INTERVAL_S:
+            self._seen_stored[charge_point_id] = now
+            self.recorder.seen(charge_point_id, now)
 
     # ---- messages from charge points ---------------------------------------------------------
 

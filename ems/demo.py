@@ -148,7 +148,7 @@ def demo_settings(args: argparse.Namespace, base: Settings, site_path: Path) -> 
 async def run_demo(args: argparse.Namespace, settings: Settings, site: SiteConfig) -> int:
     """Run ems and the simulated site until Ctrl-C (or ``--duration-s`` of wall time)."""
     from ems.app import Ems, EmsServer
-    from ems.cli import on_stop_signals
+    from ems.cli import on_stop_signals, settle_garbage_collector
 
     clock = SimClock(speed=args.speed)
     server = EmsServer(Ems(settings, clock=clock))
@@ -177,6 +177,7 @@ async def run_demo(args: argparse.Namespace, settings: Settings, site: SiteConfi
     print("Ctrl-C stops the demo.")
     sys.stdout.flush()
     on_stop_signals(server.request_stop)
+    settle_garbage_collector()
     try:
         await asyncio.wait_for(server.serve_forever(), args.duration_s)
     except TimeoutError:
