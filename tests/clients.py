@@ -51,7 +51,7 @@ async def connected(
                 await task
 
 
-async def raw_exchange(ws: Any, frame: str, timeout_s: float = 5.0) -> Any:
+async def raw_exchange(ws: Any, frame: str, timeout_s: float = 30.0) -> Any:
     """Send a raw text frame and return the decoded answer."""
     import json
 

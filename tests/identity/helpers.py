@@ -58,8 +58,9 @@ class ListHolder:
         self.config_reads = 0
         self.changed = asyncio.Event()
 
-    async def until(self, condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-        """Wait until ``condition()`` holds after what ems sends (syncs run in the background)."""
+    async def until(self, condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+        """Wait until ``condition()`` holds after what ems sends (syncs run in the background);
+        the timeout only guards against a hang (a busy machine is slow, not wrong)."""
         async with asyncio.timeout(timeout_s):
             while not condition():
                 self.changed.clear()

@@ -93,14 +93,14 @@ async def test_overview_shows_every_charger_live_and_a_command_reaches_the_charg
         await availability.get_by_role("button", name="Inoperative").click()
         await expect(page.locator("#command-result")).to_contain_text("Accepted")
         station = s.fleet.chargepoints["WEB-3"]
-        await wait_until(lambda: not station.station.evses[1].operative, 5, "WEB-3 inoperative")
+        await wait_until(lambda: not station.station.evses[1].operative, 30, "WEB-3 inoperative")
         await expect(page.locator("#status-history tbody")).to_contain_text("Unavailable")
         await expect(page.locator("#message-log tbody")).to_contain_text("ChangeAvailability")
 
         page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
         await page.get_by_role("button", name="Soft reset").click()
         await expect(page.locator("#command-result")).to_contain_text("Soft reset: Accepted")
-        await wait_until(lambda: station.boot_reason == "RemoteReset", 5, "WEB-3 resets")
+        await wait_until(lambda: station.boot_reason == "RemoteReset", 30, "WEB-3 resets")
         await screenshot(page, "charger-desk")
 
         await page.set_viewport_size(PHONE)

@@ -28,7 +28,7 @@ async def _connect(s: Site, token: str) -> Any:
     return ws
 
 
-async def _receive(ws: Any, timeout_s: float = 5.0) -> dict[str, Any]:
+async def _receive(ws: Any, timeout_s: float = 30.0) -> dict[str, Any]:
     message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout_s))
     return message
 
