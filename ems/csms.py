@@ -759,6 +759,10 @@ class CentralSystem:
         if not samples:
             return
         first_at, last_at = self._register_times.get(tx.id, (None, None))
+        if first_at is None and tx.first_energy_register_wh is not None:
+            # a transaction from the database (after a restart): its first reading is stored,
+            # only one taken before its start could be earlier
+            first_at = tx.started_at
         for sample in samples:
             if not _is_total_register(sample):
                 continue

@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-import time
-from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -124,9 +122,3 @@ def notify(finished: list[Unit]) -> None:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(resolve_all, units)
 
-
-def age_s(unit: Unit) -> float:
-    return time.monotonic() - unit.queued_at
-
-
-Callback = Callable[[], None]

@@ -247,6 +247,14 @@ class Point16(V16ChargePoint):
         )
 
 
+async def boot_and_start16(cp: V16ChargePoint) -> Any:
+    """Boot, then start a transaction on connector 1 at T0; the StartTransaction answer."""
+    await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+    return await cp.call(
+        call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0))
+    )
+
+
 async def test_a_1_6_transaction_is_closed_when_its_connector_reports_no_transaction(
     database_url: str,
 ) -> None:
@@ -255,10 +263,7 @@ async def test_a_1_6_transaction_is_closed_when_its_connector_reports_no_transac
         running(config) as server,
         connected(Point16, server.port, "P16", subprotocol="ocpp1.6") as cp,
     ):
-        await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
-        start = await cp.call(
-            call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0))
-        )
+        start = await boot_and_start16(cp)
     async with running(config) as server:
         quick(server)
         Point16.status, Point16.triggered = "Available", []
@@ -276,10 +281,7 @@ async def test_a_1_6_connector_still_charging_keeps_its_transaction(database_url
         running(config) as server,
         connected(Point16, server.port, "P16", subprotocol="ocpp1.6") as cp,
     ):
-        await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
-        await cp.call(
-            call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0))
-        )
+        await boot_and_start16(cp)
     async with running(config) as server:
         quick(server)
         Point16.status, Point16.triggered = "Charging", []
@@ -442,10 +444,7 @@ async def test_a_1_6_stop_that_follows_its_available_status_is_kept_as_sent(
     ):
         assert server.ems.reconciler is not None
         server.ems.reconciler.grace_s = 60  # the stop comes well within the grace
-        await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
-        start = await cp.call(
-            call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0))
-        )
+        start = await boot_and_start16(cp)
         # back online: its status first, then the stop it queued offline
         await cp.call(
             call16.StatusNotification(connector_id=1, error_code="NoError", status="Available")
@@ -469,10 +468,7 @@ async def test_samples_for_a_transaction_that_ended_before_a_restart_stay_linked
         running(config) as server,
         connected(Point16, server.port, "P16", subprotocol="ocpp1.6") as cp,
     ):
-        await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
-        start = await cp.call(
-            call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=iso(T0))
-        )
+        start = await boot_and_start16(cp)
         await cp.call(
             call16.StopTransaction(
                 meter_stop=900, timestamp=iso(T0 + timedelta(minutes=9)),
@@ -493,3 +489,24 @@ async def test_samples_for_a_transaction_that_ended_before_a_restart_stay_linked
         await server.ems.recorder.barrier()
         tx = stored(server, "P16", str(start.transaction_id))
         assert [s.value for s in server.ems.store.samples_of(tx.id)] == [500.0]
+
+
+async def test_after_a_restart_the_first_reading_of_a_running_transaction_is_kept(
+    database_url: str,
+) -> None:
+    config = settings(database_url)
+    async with running(config) as server, connected(
+        Station, server.port, "S201", subprotocol="ocpp2.0.1"
+    ) as station:
+        await boot201(station)
+        await station.call(event("Started", 0, T0, 1000.0, "long"))
+    async with running(config) as server, connected(
+        Station, server.port, "S201", subprotocol="ocpp2.0.1"
+    ) as station:
+        assert server.ems.reconciler is not None
+        server.ems.reconciler.settle_s = 60  # keep the reconciler out of this test
+        await station.call(event("Updated", 1, T0 + timedelta(hours=1), 4000.0, "long"))
+        await server.ems.recorder.barrier()
+        tx = stored(server, "S201", "long")
+        assert (tx.first_energy_register_wh, tx.last_energy_register_wh) == (1000.0, 4000.0)
+        assert tx.energy_wh == 3000.0
