@@ -68,35 +68,34 @@ class SampleDedupe:
         if not samples:
             return []
         mark = self._marks.get(scope)
+        keyed = [(sample, sample_key(sample, connector_id)) for sample in samples]
         first = min(s.timestamp for s in samples)
+        latest = max(s.timestamp for s in samples)
         stored: set[SampleKey] = set()
         if mark is None or first <= mark[0]:
-            last = max(s.timestamp for s in samples)
-            stored = await asyncio.to_thread(self.store.sample_keys, scope, first, last)
+            stored = await asyncio.to_thread(self.store.sample_keys, scope, first, latest)
         at_mark = mark[1] if mark is not None else set()
         fresh: list[MeterSample] = []
         seen: set[SampleKey] = set()
-        for sample in samples:
-            key = sample_key(sample, connector_id)
+        for sample, key in keyed:
             if key in seen or key in stored or key in at_mark:
                 continue
             seen.add(key)
             fresh.append(sample)
-        self._advance(scope, mark, samples, connector_id)
+        self._advance(scope, mark, latest, keyed)
         return fresh
 
     def _advance(
         self,
         scope: Scope,
         mark: tuple[datetime, set[SampleKey]] | None,
-        samples: Sequence[MeterSample],
-        connector_id: int,
+        latest: datetime,
+        keyed: list[tuple[MeterSample, SampleKey]],
     ) -> None:
-        latest = max(s.timestamp for s in samples)
+        """Move the scope's mark to ``latest`` (the newest of ``keyed``), if it is not older."""
         if mark is not None and latest < mark[0]:
             return  # all older than what is marked: the mark stands
-        keys = {sample_key(s, connector_id) for s in samples if s.timestamp == latest}
+        keys = {key for sample, key in keyed if sample.timestamp == latest}
         if mark is not None and mark[0] == latest:
             keys |= mark[1]
         self._marks[scope] = (latest, keys)
-

@@ -222,11 +222,10 @@ class SqliteAppender:
     per-row parameter processing, which was half of the writer's time."""
 
     def __init__(self, table: Table) -> None:
-        columns = _bulk_columns(table)
+        columns, self.values = _bulk_layout(table)
         names = ", ".join(f'"{c.name}"' for c in columns)
         marks = ", ".join("?" for _ in columns)
         self.sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
-        self.values = _row_values(table, columns)
         self.timestamps = [i for i, c in enumerate(columns) if isinstance(c.type, UtcDateTime)]
 
     def copy(self, connection: Connection, rows: list[Any]) -> None:
@@ -255,12 +254,11 @@ class Copier:
     """Writes rows of a table with PostgreSQL's COPY (all columns but ``id``)."""
 
     def __init__(self, table: Table) -> None:
-        columns = _bulk_columns(table)
+        columns, self.values = _bulk_layout(table)
         quote = postgresql.dialect().identifier_preparer.quote
         self.sql = (
             f"COPY {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN"
         )
-        self.values = _row_values(table, columns)
         # COPY goes around UtcDateTime; psycopg sends aware datetimes with their offset, but
         # naive ones would be taken as the session's local time, so those are refused here
         self.timestamps = [i for i, c in enumerate(columns) if isinstance(c.type, UtcDateTime)]
@@ -298,18 +296,16 @@ def _sample_rows(
     ]
 
 
-def _bulk_columns(table: Table) -> list[Column[Any]]:
+def _bulk_layout(table: Table) -> tuple[list[Column[Any]], Callable[[Any], Sequence[Any]]]:
+    """A bulk appender's columns (all but ``id``) and how a row gives its values in their
+    order: sample rows come as tuples in that order already (SAMPLE_COLUMNS), others as dicts.
+    """
     columns = [c for c in table.c if c.name != "id"]
-    if table.name == "meter_samples" and tuple(c.name for c in columns) != SAMPLE_COLUMNS:
+    if table.name != "meter_samples":
+        return columns, operator.itemgetter(*(c.name for c in columns))
+    if tuple(c.name for c in columns) != SAMPLE_COLUMNS:
         raise RuntimeError("meter_samples columns differ from SAMPLE_COLUMNS: update both")
-    return columns
-
-
-def _row_values(table: Table, columns: list[Column[Any]]) -> Callable[[Any], Sequence[Any]]:
-    """A row's values in column order: sample rows are tuples already, others dicts."""
-    if table.name == "meter_samples":
-        return _same
-    return operator.itemgetter(*(c.name for c in columns))
+    return columns, _same
 
 
 def _same(row: Any) -> Any:

@@ -101,7 +101,6 @@ class Recorder:
         self._room_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._failed_batches = 0
         self._given_up = 0  # operations given up in all
-        self._given_up_now = 0  # ... in the batch being written
         self._backlog_max = 0
         self._stopping = False
         self._deadline: float | None = None  # when stopping: give up retrying after this
@@ -468,16 +467,15 @@ class Recorder:
                 items, ops = self._take()
             if not items:
                 return
-            self._given_up_now = 0
-            self._write(items)
+            given_up = self._write(items)
             units = [item for item in items if isinstance(item, Unit)]
             for unit in units:
-                unit.finish(unit.error)
+                unit.finish()
             with self._cond:
                 self._pending -= ops
-                if self._given_up_now:
+                if given_up:
                     self._failed_batches += 1
-                    self._given_up += self._given_up_now
+                    self._given_up += given_up
                 waiters = self._room_waiters if self._pending < self.max_backlog else []
                 if waiters:
                     self._room_waiters = []
@@ -509,8 +507,9 @@ class Recorder:
             self._oldest_at = time.monotonic()
         return items, ops
 
-    def _write(self, items: list[Item]) -> None:
-        """Commit ``items`` in one transaction; isolate what the database refuses.
+    def _write(self, items: list[Item]) -> int:
+        """Commit ``items`` in one transaction; isolate what the database refuses. Returns the
+        number of operations given up.
 
         A refused batch is split in halves (order kept) until the refusing items stand alone;
         an unreachable or locked database is retried with backoff (when stopping, until the
@@ -531,22 +530,18 @@ class Recorder:
                     delay_s = min(delay_s * 2, RETRY_MAX_S)
                     continue
                 if len(items) == 1 or is_transient(error):
-                    for item in items:
-                        self._give_up(item, error)
-                    return
+                    return sum(self._give_up(item, error) for item in items)
                 middle = len(items) // 2
-                self._write(items[:middle])
-                self._write(items[middle:])
-                return
+                return self._write(items[:middle]) + self._write(items[middle:])
             if retrying_since is not None:
                 log.warning(
                     "database available again after %.1f s", time.monotonic() - retrying_since
                 )
-            return
+            return 0
 
-    def _give_up(self, item: Item, error: BaseException) -> None:
+    def _give_up(self, item: Item, error: BaseException) -> int:
+        """Mark ``item`` as not written (its waiter gets WriteFailed); how many operations."""
         ops = _ops(item)
-        self._given_up_now += len(ops)
         if isinstance(item, Unit):
             item.error = WriteFailed(f"could not be stored: {_first_line(error)}", error)
         log.error(
@@ -556,6 +551,7 @@ class Recorder:
             _first_line(error),
             ops[0] if ops else None,
         )
+        return len(ops)
 
     def _past_deadline(self) -> bool:
         deadline = self._deadline

@@ -68,9 +68,9 @@ class Unit:
         assert self._future is not None, "watch_async() before queueing"
         await self._future
 
-    def finish(self, error: BaseException | None) -> None:
-        """Called by the writer (any thread) once the unit is committed or given up."""
-        self.error = error
+    def finish(self) -> None:
+        """Called by the writer (any thread) once the unit is committed or given up (then
+        ``error`` is set)."""
         if self._event is not None:
             self._event.set()
 

@@ -32,6 +32,18 @@ async def _start(site, code: str, **fields: str):  # type: ignore[no-untyped-def
         return await driver.post(f"/c/{code}/start", data=form)
 
 
+async def _charging(site, station: str):  # type: ignore[no-untyped-def]
+    """A car plugged in at ``station`` and started from its QR page: its link and session,
+    once charging."""
+    code = await code_of(site, station)
+    plug(site, station)
+    response = await _start(site, code)
+    link = response.headers["location"]
+    session = await site.server.app.state.driver.session(link[3:])
+    await wait_until(lambda: _state(site, session.id) == "charging", 20, "charging")
+    return link, session
+
+
 async def test_wallet_start_charges_then_captures_the_computed_cost(tmp_path: Path) -> None:
     async with driver_site(tmp_path) as site:
         ems = site.ems
@@ -81,13 +93,8 @@ async def test_a_meter_going_backwards_holds_the_session_for_review_until_an_ope
 ) -> None:
     async with driver_site(tmp_path) as site:
         ems = site.ems
-        code = await code_of(site, "WEB-1")
-        plug(site, "WEB-1")
-        response = await _start(site, code)
-        link = response.headers["location"]
+        link, session = await _charging(site, "WEB-1")
         driver = site.server.app.state.driver
-        session = await driver.session(link[3:])
-        await wait_until(lambda: _state(site, session.id) == "charging", 20, "charging")
         assert site.fleet is not None
         evse = site.fleet.chargepoints["WEB-1"].station.evses[1]
         await wait_until(lambda: evse.register_wh > 100, 20, "some energy")
@@ -141,13 +148,7 @@ async def test_refused_start_voids_the_hold_and_blocks_the_token(tmp_path: Path)
 
 async def test_another_sessions_secret_cannot_see_or_stop_it(tmp_path: Path) -> None:
     async with driver_site(tmp_path) as site:
-        code = await code_of(site, "WEB-1")
-        plug(site, "WEB-1")
-        response = await _start(site, code)
-        link = response.headers["location"]
-        driver = site.server.app.state.driver
-        session = await driver.session(link[3:])
-        await wait_until(lambda: _state(site, session.id) == "charging", 20, "charging")
+        link, session = await _charging(site, "WEB-1")
         forged = "/s/" + link[3:-4] + ("AAAA" if not link.endswith("AAAA") else "BBBB")
         async with client(site) as other:
             assert (await other.get(forged)).status_code == 404

@@ -114,6 +114,18 @@ async def boot201(station: V201ChargePoint) -> None:
     )
 
 
+async def left_open(config: Any, wire_id: str, *later: Any) -> None:
+    """An ems run in which the station starts ``wire_id`` at T0 (1000 Wh) and sends ``later``
+    events; ems then stops with the transaction open."""
+    async with (
+        running(config) as server,
+        connected(Station, server.port, "S201", subprotocol="ocpp2.0.1") as station,
+    ):
+        await boot201(station)
+        for message in (event("Started", 0, T0, 1000.0, wire_id), *later):
+            await station.call(message)
+
+
 def stored(server: EmsServer, cp: str, wire_id: str) -> Transaction:
     tx = server.ems.store.find_transaction(cp, wire_id)
     assert tx is not None
@@ -124,13 +136,9 @@ async def test_a_2_0_1_transaction_the_station_no_longer_has_is_closed_after_a_r
     database_url: str,
 ) -> None:
     config = settings(database_url)
-    async with (
-        running(config) as server,
-        connected(Station, server.port, "S201", subprotocol="ocpp2.0.1") as station,
-    ):
-        await boot201(station)
-        await station.call(event("Started", 0, T0, 1000.0, "ghost"))
-        await station.call(event("Updated", 1, T0 + timedelta(minutes=5), 2000.0, "ghost"))
+    await left_open(
+        config, "ghost", event("Updated", 1, T0 + timedelta(minutes=5), 2000.0, "ghost")
+    )
     # the station ended it while ems was down and lost the Ended event
     async with running(config) as server:
         quick(server)
@@ -147,12 +155,7 @@ async def test_a_2_0_1_transaction_the_station_no_longer_has_is_closed_after_a_r
 
 async def test_a_transaction_the_station_still_runs_stays_open(database_url: str) -> None:
     config = settings(database_url)
-    async with (
-        running(config) as server,
-        connected(Station, server.port, "S201", subprotocol="ocpp2.0.1") as station,
-    ):
-        await boot201(station)
-        await station.call(event("Started", 0, T0, 1000.0, "alive"))
+    await left_open(config, "alive")
     async with running(config) as server:
         quick(server)
         Station.ongoing, Station.queued, Station.asked = True, [], []
@@ -164,12 +167,7 @@ async def test_a_transaction_the_station_still_runs_stays_open(database_url: str
 
 async def test_queued_messages_are_awaited_and_their_real_end_is_kept(database_url: str) -> None:
     config = settings(database_url)
-    async with (
-        running(config) as server,
-        connected(Station, server.port, "S201", subprotocol="ocpp2.0.1") as station,
-    ):
-        await boot201(station)
-        await station.call(event("Started", 0, T0, 1000.0, "queued"))
+    await left_open(config, "queued")
     async with running(config) as server:
         quick(server).ems.reconciler.reask_s = 60  # type: ignore[union-attr]
         Station.ongoing, Station.queued, Station.asked = False, [True], []
@@ -495,14 +493,11 @@ async def test_after_a_restart_the_first_reading_of_a_running_transaction_is_kep
     database_url: str,
 ) -> None:
     config = settings(database_url)
-    async with running(config) as server, connected(
-        Station, server.port, "S201", subprotocol="ocpp2.0.1"
-    ) as station:
-        await boot201(station)
-        await station.call(event("Started", 0, T0, 1000.0, "long"))
-    async with running(config) as server, connected(
-        Station, server.port, "S201", subprotocol="ocpp2.0.1"
-    ) as station:
+    await left_open(config, "long")
+    async with (
+        running(config) as server,
+        connected(Station, server.port, "S201", subprotocol="ocpp2.0.1") as station,
+    ):
         assert server.ems.reconciler is not None
         server.ems.reconciler.settle_s = 60  # keep the reconciler out of this test
         await station.call(event("Updated", 1, T0 + timedelta(hours=1), 4000.0, "long"))
