@@ -69,8 +69,8 @@ async def _serve(settings: Settings) -> int:
     from ems.app import Ems, EmsServer
 
     server = EmsServer(Ems(settings))
+    on_stop_signals(server.request_stop)  # before listening: a stop during start-up is clean too
     await server.start()
-    on_stop_signals(server.request_stop)
     settle_garbage_collector()
     base = f"http://{settings.server.host}:{server.port}"
     host = settings.server.host

@@ -152,7 +152,27 @@ async def run_demo(args: argparse.Namespace, settings: Settings, site: SiteConfi
 
     clock = SimClock(speed=args.speed)
     server = EmsServer(Ems(settings, clock=clock))
+    on_stop_signals(server.request_stop)  # before listening: a stop during start-up is clean too
     await server.start()
+    fleet: Fleet | None = None
+    try:
+        fleet = await _announce_and_simulate(args, server, site, clock)
+        settle_garbage_collector()
+        await asyncio.wait_for(server.serve_forever(), args.duration_s)
+    except TimeoutError:
+        pass
+    finally:
+        if fleet is not None:
+            await fleet.stop()
+        given_up = await server.stop()
+    return 1 if given_up else 0
+
+
+async def _announce_and_simulate(
+    args: argparse.Namespace, server: Any, site: SiteConfig, clock: SimClock
+) -> Fleet:
+    """Open the demo wallet, start the simulated stations and print where to look."""
+    settings = server.ems.settings
     host = settings.server.host
     base_url = f"http://{host}:{server.port}"
     wallet = await demo_wallet(server.ems, site)
@@ -176,16 +196,7 @@ async def run_demo(args: argparse.Namespace, settings: Settings, site: SiteConfi
               f"wallet card {DEMO_CARD} ({wallet})")  # fmt: skip
     print("Ctrl-C stops the demo.")
     sys.stdout.flush()
-    on_stop_signals(server.request_stop)
-    settle_garbage_collector()
-    try:
-        await asyncio.wait_for(server.serve_forever(), args.duration_s)
-    except TimeoutError:
-        pass
-    finally:
-        await fleet.stop()
-        given_up = await server.stop()
-    return 1 if given_up else 0
+    return fleet
 
 
 def fresh_database(url: str, *, reuse: bool) -> None:

@@ -194,3 +194,13 @@ async def _stop_orphans(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+async def test_a_signal_as_soon_as_ems_listens_still_stops_it_cleanly(
+    stop_signal: signal.Signals, sqlite_url: str, tmp_path: Path
+) -> None:
+    async with ems_process(tmp_path, sqlite_url) as server:
+        server.send_signal(stop_signal)
+        status = await server.wait_exit(PATIENCE_S)
+    assert status == 0, server.log_tail()
