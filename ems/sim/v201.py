@@ -301,6 +301,18 @@ class Wire201(StationConnection, ChargePoint):
         accepted = self.sim.remote_stop(transaction_id)
         return call_result.RequestStopTransaction(status="Accepted" if accepted else "Rejected")
 
+    @on(Action.get_transaction_status)
+    def on_get_transaction_status(
+        self, transaction_id: str | None = None, **extra: Any
+    ) -> call_result.GetTransactionStatus:
+        """E14: whether the transaction still runs here; the simulator queues nothing."""
+        if transaction_id is None:
+            return call_result.GetTransactionStatus(messages_in_queue=False)
+        running = any(e.transaction_id == transaction_id for e in self.station.evses.values())
+        return call_result.GetTransactionStatus(
+            messages_in_queue=False, ongoing_indicator=running
+        )
+
     # ---- device model ----------------------------------------------------------------------
 
     def _lookup(self, component: dict[str, Any], variable: dict[str, Any]) -> tuple[str, str]:

@@ -106,9 +106,13 @@ async def test_v201_request_start_with_a_profile_and_stop() -> None:
         sim.plug_in(Ev(CAR, soc=0.3), "LOCAL", evse_id=None)
         await eventually(lambda: len(record.started) == 1)
         transaction_id = record.started[0]["transaction_info"]["transaction_id"]
+        status = await cp.call(call201.GetTransactionStatus(transaction_id=transaction_id))
+        assert (status.ongoing_indicator, status.messages_in_queue) == (True, False)
         stop = await cp.call(call201.RequestStopTransaction(transaction_id=transaction_id))
         assert stop.status == "Accepted"
         await eventually(lambda: len(record.stopped) == 1)
+        status = await cp.call(call201.GetTransactionStatus(transaction_id=transaction_id))
+        assert (status.ongoing_indicator, status.messages_in_queue) == (False, False)
         profile = {
             "id": 3,
             "stackLevel": 0,
