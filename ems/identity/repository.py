@@ -392,6 +392,17 @@ class TokenRepository:
                 connection.execute(insert(t), rows)
             _put_state(connection, state, now)
 
+    def cache_clear_started(self, charge_point_id: str, now: datetime) -> None:
+        """A ClearCache is about to go out: the pending clear is taken. A revocation marked
+        after this asks for another clear; a clear that fails marks it again."""
+        t = m.local_auth_lists
+        with self._writer.begin() as connection:
+            connection.execute(
+                update(t)
+                .where(t.c.charge_point_id == charge_point_id)
+                .values(cache_clear_pending=False, updated_at=now)
+            )
+
     def mark_cache_clear_pending(self, charge_point_ids: Iterable[str], now: datetime) -> None:
         """Every listed charge point must clear its authorization cache at its next sync."""
         t = m.local_auth_lists
@@ -407,14 +418,24 @@ class TokenRepository:
 
 
 def _put_state(connection: Connection, state: ListState, now: datetime) -> None:
+    """Store a list's version and status. ``cache_clear_pending`` of an existing row is left
+    as it is: only :meth:`TokenRepository.mark_cache_clear_pending` and
+    :meth:`~TokenRepository.cache_clear_started` change it, so a sync saving the state it
+    read earlier cannot undo a revocation marked meanwhile."""
     t = m.local_auth_lists
     values = {
         "version": state.version,
         "status": state.status,
         "synced_at": state.synced_at,
-        "cache_clear_pending": state.cache_clear_pending,
         "updated_at": now,
     }
     where = t.c.charge_point_id == state.charge_point_id
     if connection.execute(update(t).where(where).values(values)).rowcount == 0:
-        connection.execute(insert(t), {"charge_point_id": state.charge_point_id, **values})
+        connection.execute(
+            insert(t),
+            {
+                "charge_point_id": state.charge_point_id,
+                "cache_clear_pending": state.cache_clear_pending,
+                **values,
+            },
+        )

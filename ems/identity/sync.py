@@ -189,17 +189,20 @@ class LocalListSync:
         return support
 
     async def _clear_cache(self, charge_point_id: str, commands: ChargePointCommands) -> bool:
+        """Send ClearCache; the pending flag is taken before sending (a revocation during the
+        call marks it again) and put back when the charger did not clear."""
+        repository = self.repository
+        await asyncio.to_thread(repository.cache_clear_started, charge_point_id, self.clock())
         try:
             result = await commands.clear_cache()
         except CommandError as error:
             log.info("%s: authorization cache not cleared: %s", charge_point_id, error)
+            result = None
+        if result is None or result.status not in _CACHE_DONE:
+            await asyncio.to_thread(
+                repository.mark_cache_clear_pending, [charge_point_id], self.clock()
+            )
             return False
-        if result.status not in _CACHE_DONE:
-            return False
-        state = await asyncio.to_thread(self.repository.list_state, charge_point_id)
-        await asyncio.to_thread(
-            self.repository.save_state, replace(state, cache_clear_pending=False), self.clock()
-        )
         return result.status == "Accepted"
 
     async def _update(
